@@ -1,0 +1,53 @@
+"""Splits `/mentor` text into words, options and flags, and checks them against a subcommand's spec."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from bot.errors import UserError
+
+
+@dataclass
+class Args:
+    words: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+
+    def rest(self, start: int = 0) -> str:
+        return " ".join(self.words[start:]).strip()
+
+
+def tokenize(text: str) -> list[str]:
+    # Smart quotes from phones and chat clients count as quotes.
+    text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'").replace("\u2019", "'")
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise UserError("error.unbalanced_quotes") from None
+
+
+def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[str], usage: str) -> Args:
+    """Words stay in order; `--name value` and `--name=value` fill options; `--flag` sets a flag."""
+    args = Args()
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--") and len(token) > 2:
+            name, eq, value = token[2:].partition("=")
+            name = name.lower()
+            if name in flags and not eq:
+                args.flags.add(name)
+            elif name in options:
+                if not eq:
+                    if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                        raise UserError("error.option_needs_value", option=name, usage=usage)
+                    i += 1
+                    value = tokens[i]
+                args.options[name] = value
+            else:
+                raise UserError("error.unknown_option", option=token, usage=usage)
+        else:
+            args.words.append(token)
+        i += 1
+    return args

@@ -1,0 +1,168 @@
+"""MentorBot: the platform-agnostic core. Adapters hand it events and give it Messengers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import prompts
+from bot.clock import Clock
+from bot.commands.dispatch import run_command
+from bot.context import Ctx, Runtime
+from bot.delivery import Deliverer
+from bot.directory import coordinated_programs, ensure_member, ensure_workspace
+from bot.errors import UserError
+from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
+from bot.flows import checkin, escalation, feedback, membership
+from bot.messages import Message, Response
+from bot.messenger import Messenger
+from bot.sweeps import SWEEPS
+from storage.db import Database
+from storage.models import Member, Outbox, OutboxStatus, ProcessedEvent, Workspace
+
+log = logging.getLogger(__name__)
+
+ActionHandler = Callable[[Ctx, str], Awaitable[Response]]
+FormHandler = Callable[[Ctx, str, dict[str, str]], Awaitable[Response]]
+
+ACTIONS: dict[str, ActionHandler] = {
+    **{aid: (lambda a: lambda ctx, value: checkin.answer(ctx, a, value))(aid) for aid in checkin.ANSWERS},
+    "feedback.rate": feedback.rate,
+    "escalation.report": escalation.report_button,
+    "escalation.ack": escalation.acknowledge,
+    "escalation.resolve": escalation.resolve_button,
+}
+FORMS: dict[str, FormHandler] = {
+    feedback.NOTE_FORM: feedback.add_note,
+    escalation.REPORT_FORM: escalation.report_form,
+    escalation.RESOLVE_FORM: escalation.resolve_form,
+}
+
+
+class MentorBot:
+    """Handles events, runs the sweeps, and delivers the outbox through the registered Messengers."""
+
+    def __init__(self, db: Database, clock: Clock, *, default_tz: str = "UTC",
+                 lang: str = prompts.DEFAULT_LANGUAGE) -> None:
+        self.rt = Runtime(db, default_tz, lang)
+        self.clock = clock
+        self.messengers: dict[str, Messenger] = {}
+        self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
+
+    @property
+    def db(self) -> Database:
+        return self.rt.db
+
+    def add_messenger(self, messenger: Messenger) -> None:
+        self.messengers[messenger.platform] = messenger
+
+    async def _delivery_failed(self, s: AsyncSession, row: Outbox, now: datetime) -> None:
+        await escalation.delivery_failed(s, self.rt, row, now)
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> Response:
+        """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
+        for attempt in (1, 2):
+            try:
+                return await self._handle_once(event)
+            except UserError as err:
+                return Response([Message(self.rt.t(err.key, **err.params))])
+            except (IntegrityError, DBAPIError) as exc:
+                # A concurrent twin of this event won a race; the retry sees its result.
+                if attempt == 2:
+                    log.exception("event failed twice: %s", type(event).__name__)
+                    break
+                log.info("retrying event after %s", type(exc).__name__)
+            except Exception:
+                log.exception("event failed: %s", type(event).__name__)
+                break
+        return Response([Message(self.rt.t("error.internal"))])
+
+    async def _handle_once(self, event: Event) -> Response:
+        now = self.clock.now()
+        actor = event.actor
+        async with self.db.transaction() as s:
+            ws = await ensure_workspace(s, actor.platform, actor.workspace_id)
+            if event.event_id:
+                key = f"{actor.platform}:{actor.workspace_id}:{event.event_id}"[:200]
+                seen = (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first()
+                if seen is not None:
+                    return Response()
+                s.add(ProcessedEvent(event_key=key, processed_at=now))
+            me = await ensure_member(s, ws, actor, now)
+            ctx = Ctx(self.rt, s, now, ws, me)
+            return await self._dispatch(ctx, event)
+
+    async def _dispatch(self, ctx: Ctx, event: Event) -> Response:
+        if isinstance(event, CommandEvent):
+            return await run_command(ctx, event.text)
+        if isinstance(event, ActionEvent):
+            action = ACTIONS.get(event.action_id)
+            if action is None:
+                raise UserError("error.stale_button")
+            return await action(ctx, event.value)
+        if isinstance(event, FormSubmission):
+            form = FORMS.get(event.form_id)
+            if form is None:
+                raise UserError("error.stale_button")
+            return await form(ctx, event.state, event.values)
+        if isinstance(event, MemberLeft):
+            return await membership.left_workspace(ctx)
+        raise TypeError(f"unknown event {event!r}")
+
+    # --- the clock and the outbox ----------------------------------------------------------
+
+    async def run_sweeps(self) -> None:
+        """Run every periodic sweep once at the clock's now; one failing does not stop the rest."""
+        now = self.clock.now()
+        for sweep in SWEEPS:
+            try:
+                await sweep.run(self.rt, now)
+            except Exception:
+                log.exception("sweep %s failed", sweep.name)
+
+    async def deliver(self) -> int:
+        """Send every outbox row that is due; returns how many went out."""
+        return await self.deliverer.deliver_due(self.clock.now())
+
+    async def tick(self) -> None:
+        await self.run_sweeps()
+        await self.deliver()
+
+    async def next_wakeup(self) -> datetime | None:
+        """The next moment anything becomes due (for stepping a manual clock through time)."""
+        now = self.clock.now()
+        times = [t for sweep in SWEEPS if sweep.next_at and (t := await sweep.next_at(self.rt, now))]
+        async with self.db.transaction() as s:
+            pending = (
+                await s.exec(select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING)
+                             .order_by(col(Outbox.next_attempt_at)).limit(1))
+            ).first()
+        if pending:
+            times.append(pending)
+        return min(times) if times else None
+
+    async def viewer(self, platform: str, workspace: str, user_id: str) -> Viewer:
+        """A person's time zone and whether they see coordinator posts (for text adapters)."""
+        async with self.db.transaction() as s:
+            ws = (await s.exec(select(Workspace).where(Workspace.platform == platform,
+                                                       Workspace.external_id == workspace))).first()
+            me = None if ws is None else (
+                await s.exec(select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id))
+            ).first()
+            if ws is None or me is None:
+                return Viewer(self.rt.default_tz, False)
+            return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    tz: str
+    coordinator: bool

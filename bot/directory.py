@@ -1,0 +1,139 @@
+"""Who is who: workspaces, members, mentions and the program a command is about."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import UserError
+from bot.events import Actor
+from storage.models import Enrollment, Member, Program, Role, Workspace
+
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9_.\-]+)(?:\|([^>]*))?>$")
+_CHANNEL = re.compile(r"^<#([A-Za-z0-9_.\-]+)(?:\|([^>]*))?>$")
+
+
+@dataclass(frozen=True)
+class Mention:
+    user_id: str | None  # platform id when the adapter resolved it
+    name: str
+
+
+def parse_mention(token: str) -> Mention | None:
+    if m := _MENTION.match(token):
+        return Mention(m.group(1), m.group(2) or "")
+    if token.startswith("@") and len(token) > 1:
+        return Mention(None, token[1:])
+    return None
+
+
+def parse_channel(token: str) -> str | None:
+    """A channel reference as the adapter gave it: <#C123|name> keeps C123; #name keeps #name."""
+    if m := _CHANNEL.match(token):
+        return m.group(1)
+    if token.startswith("#") and len(token) > 1 and " " not in token:
+        return token
+    return None
+
+
+async def ensure_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace:
+    ws = (
+        await session.exec(
+            select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+        )
+    ).first()
+    if ws is None:
+        ws = Workspace(platform=platform, external_id=external_id)
+        session.add(ws)
+        await session.flush()
+    return ws
+
+
+async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now: datetime) -> Member:
+    """The member row for whoever acted, refreshed with what the platform says about them."""
+    member = (
+        await session.exec(
+            select(Member).where(Member.workspace_id == ws.id, Member.external_id == actor.user_id)
+        )
+    ).first()
+    if member is None:
+        member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)
+        session.add(member)
+    member.display_name = actor.display_name or member.display_name or actor.user_id
+    if actor.tz:
+        member.tz_from_platform = actor.tz
+    member.is_admin = actor.is_admin
+    await session.flush()
+    return member
+
+
+async def find_member(session: AsyncSession, ws: Workspace, mention: Mention) -> Member | None:
+    if mention.user_id:
+        found = (
+            await session.exec(
+                select(Member).where(Member.workspace_id == ws.id, Member.external_id == mention.user_id)
+            )
+        ).first()
+        if found:
+            return found
+    name = mention.name.lower()
+    rows = (await session.exec(select(Member).where(Member.workspace_id == ws.id))).all()
+    matches = [m for m in rows if m.external_id.lower() == name or m.display_name.lower() == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def member_from_token(session: AsyncSession, ws: Workspace, token: str) -> Member:
+    mention = parse_mention(token)
+    if mention is None:
+        raise UserError("error.not_a_mention", token=token)
+    member = await find_member(session, ws, mention)
+    if member is None:
+        raise UserError("error.unknown_person", name=mention.name or mention.user_id or token)
+    return member
+
+
+async def program_by_name(session: AsyncSession, ws: Workspace, name: str) -> Program:
+    programs = (await session.exec(select(Program).where(Program.workspace_id == ws.id))).all()
+    for p in programs:
+        if p.name.lower() == name.lower():
+            return p
+    names = ", ".join(p.name for p in programs) or "-"
+    raise UserError("error.unknown_program", name=name, names=names)
+
+
+async def programs_of(session: AsyncSession, ws: Workspace) -> list[Program]:
+    stmt = select(Program).where(Program.workspace_id == ws.id, col(Program.archived).is_(False))
+    return list((await session.exec(stmt.order_by(Program.id))).all())
+
+
+async def is_coordinator(session: AsyncSession, member: Member, program: Program) -> bool:
+    if member.is_admin:
+        return True
+    row = (
+        await session.exec(
+            select(Enrollment).where(
+                Enrollment.program_id == program.id,
+                Enrollment.member_id == member.id,
+                Enrollment.role == Role.COORDINATOR,
+                col(Enrollment.active).is_(True),
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def coordinated_programs(session: AsyncSession, member: Member, ws: Workspace) -> list[Program]:
+    programs = await programs_of(session, ws)
+    return [p for p in programs if await is_coordinator(session, member, p)]
+
+
+def member_tz(member: Member, default: str) -> str:
+    return member.tz or member.tz_from_platform or default
+
+
+def interests_of(member: Member) -> list[str]:
+    return [i for i in member.interests.split(",") if i]

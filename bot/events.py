@@ -1,0 +1,59 @@
+"""Normalized inbound events: what every adapter hands the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the platform knows them."""
+
+    platform: str
+    workspace_id: str
+    user_id: str
+    display_name: str = ""
+    tz: str | None = None  # IANA zone, when the platform knows it
+    is_admin: bool = False  # workspace admin/owner: may create programs
+
+
+@dataclass(frozen=True)
+class CommandEvent:
+    """`/mentor <text>`; mentions arrive as <@USER_ID> or <@USER_ID|name>, channels as <#ID|name>."""
+
+    actor: Actor
+    text: str
+    channel_ref: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """A button press: the action id and value the core put on the button."""
+
+    actor: Actor
+    action_id: str
+    value: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FormSubmission:
+    """A filled form; `form_id` and `state` are what the core put on the Form."""
+
+    actor: Actor
+    form_id: str
+    state: str
+    values: dict[str, str] = field(default_factory=dict)
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberLeft:
+    """The platform says this person left the workspace or was deactivated."""
+
+    actor: Actor
+    event_id: str | None = None
+
+
+Event = CommandEvent | ActionEvent | FormSubmission | MemberLeft

@@ -1,0 +1,367 @@
+"""Check-ins: plan one per pair per period, nudge at the local due time, take the one-click answer,
+remind once after 48 hours, close unanswered periods as missed, escalate pairs that stop meeting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.commands.parser import Args
+from bot.context import Ctx, Runtime
+from bot.errors import UserError
+from bot.flows.escalation import open_escalation, raise_escalation
+from bot.flows.feedback import rating_requests
+from bot.messages import Button, Message, Response
+from bot.outbox import enqueue_rows, outbox_row
+from bot.pairs import in_pair, members_of, my_pair, recent_checkins, zones
+from bot.periods import latest_period, next_period, period_end
+from storage.models import (
+    Checkin,
+    CheckinStatus,
+    EscalationKind,
+    Member,
+    Pair,
+    PairStatus,
+    Program,
+)
+
+REMIND_AFTER = timedelta(hours=48)
+PLAN_BATCH = 1000
+ANSWERS = {
+    "checkin.met": CheckinStatus.MET,
+    "checkin.rescheduled": CheckinStatus.RESCHEDULED,
+    "checkin.could_not_meet": CheckinStatus.COULD_NOT_MEET,
+}
+BAD = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
+
+
+def nudge_key(pair_id: int, period: str) -> str:
+    return f"nudge:{pair_id}:{period}"
+
+
+def answer_buttons(rt: Runtime, checkin_id: int, pair_id: int) -> tuple[Button, ...]:
+    value = str(checkin_id)
+    return (
+        Button(rt.t("button.met"), "checkin.met", value, "primary"),
+        Button(rt.t("button.rescheduled"), "checkin.rescheduled", value),
+        Button(rt.t("button.could_not_meet"), "checkin.could_not_meet", value),
+        Button(rt.t("button.report"), "escalation.report", str(pair_id), "danger"),
+    )
+
+
+def nudge_message(rt: Runtime, program: Program, a: Member, b: Member, checkin: Checkin) -> Message:
+    text = rt.t("checkin.nudge", a=a.display_name, b=b.display_name, program=program.name, period=checkin.period)
+    return Message(text, buttons=answer_buttons(rt, checkin.id, checkin.pair_id))  # type: ignore[arg-type]
+
+
+def _checkin_for(program: Program, pair: Pair, day: date, due: datetime, zs: tuple[str, ...]) -> Checkin:
+    return Checkin(
+        pair_id=pair.id,  # type: ignore[arg-type]
+        period=day.isoformat(),
+        due_at=due,
+        closes_at=period_end(program, day, zs),
+    )
+
+
+async def plan_due(rt: Runtime, now: datetime) -> int:
+    """Create this period's check-in and its nudge for every active pair whose local due time passed.
+
+    Only the newest period is planned, so downtime yields one catch-up nudge, never a backlog."""
+    planned = 0
+    after_id = 0
+    while True:
+        async with rt.db.transaction() as s:
+            batch = await _active_pairs(s, after_id)
+            if not batch:
+                return planned
+            after_id = batch[-1][0].id
+            planned += await _plan_batch(s, rt, now, batch)
+
+
+async def _active_pairs(s: AsyncSession, after_id: int) -> list[tuple[Pair, Program, Member, Member]]:
+    a, b = aliased(Member), aliased(Member)
+    stmt = (
+        select(Pair, Program, a, b)
+        .join(Program, col(Program.id) == col(Pair.program_id))
+        .join(a, col(a.id) == col(Pair.member_a_id))
+        .join(b, col(b.id) == col(Pair.member_b_id))
+        .where(Pair.status == PairStatus.ACTIVE, col(Program.archived).is_(False), col(Pair.id) > after_id)
+        .order_by(col(Pair.id))
+        .limit(PLAN_BATCH)
+        # Another replica planning at the same moment skips the pairs this one holds.
+        .with_for_update(skip_locked=True, of=Pair)
+    )
+    return list((await s.exec(stmt)).all())  # type: ignore[arg-type]
+
+
+async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> int:
+    wanted: dict[int, tuple[Pair, Program, Member, Member, date, datetime, tuple[str, ...]]] = {}
+    for pair, program, a, b in batch:
+        zs = zones(rt, a, b)
+        found = latest_period(program, zs, now)
+        if found and found[1] > pair.active_since:
+            wanted[pair.id] = (pair, program, a, b, found[0], found[1], zs)  # type: ignore[index]
+    if not wanted:
+        return 0
+    existing = set(
+        (
+            await s.exec(
+                select(Checkin.pair_id, Checkin.period).where(col(Checkin.pair_id).in_(list(wanted)))
+            )
+        ).all()
+    )
+    new = [w for pid, w in wanted.items() if (pid, w[4].isoformat()) not in existing]
+    checkins = [_checkin_for(program, pair, day, due, zs) for pair, program, _, _, day, due, zs in new]
+    s.add_all(checkins)
+    await s.flush()
+    rows = [
+        outbox_row(
+            key=nudge_key(pair.id, c.period),  # type: ignore[arg-type]
+            workspace_id=program.workspace_id,
+            program_id=program.id,
+            dest_kind="pair",
+            target=pair.id,  # type: ignore[arg-type]
+            message=nudge_message(rt, program, a, b, c),
+            now=now,
+        )
+        for (pair, program, a, b, *_), c in zip(new, checkins, strict=True)
+    ]
+    await enqueue_rows(s, rows)
+    return len(new)
+
+
+async def next_plan_time(rt: Runtime, now: datetime) -> datetime | None:
+    """When plan_due next has something to do (for stepping a manual clock)."""
+    soonest: datetime | None = None
+    async with rt.db.transaction() as s:
+        after_id = 0
+        while batch := await _active_pairs(s, after_id):
+            after_id = batch[-1][0].id  # type: ignore[assignment]
+            for pair, program, a, b in batch:
+                zs = zones(rt, a, b)
+                due = next_period(program, zs, max(now, pair.active_since))[1]
+                found = latest_period(program, zs, now)
+                if found and found[1] > pair.active_since:
+                    exists = (
+                        await s.exec(select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == found[0].isoformat()))
+                    ).first()
+                    if exists is None:
+                        due = now
+                soonest = due if soonest is None else min(soonest, due)
+    return soonest
+
+
+async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: CheckinStatus) -> None:
+    """Store the answer, show it to both in the pair's conversation, and follow up."""
+    checkin.status = status
+    checkin.answered_by_id, checkin.answered_at = ctx.me.id, ctx.now
+    program = await ctx.session.get(Program, pair.program_id)
+    assert program is not None
+    text = ctx.t("checkin.answered", who=ctx.me.display_name, answer=ctx.t(f"outcome.{status}"), period=checkin.period)
+    await enqueue_rows(
+        ctx.session,
+        [
+            outbox_row(
+                key=f"answer:{checkin.id}",
+                workspace_id=ctx.ws.id,  # type: ignore[arg-type]
+                program_id=program.id,
+                dest_kind="pair",
+                target=pair.id,  # type: ignore[arg-type]
+                message=Message(text),
+                now=ctx.now,
+                edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
+            )
+        ],
+    )
+    if status == CheckinStatus.MET:
+        await rating_requests(ctx.session, ctx.rt, ctx.now, program, pair, checkin)
+    elif status in BAD:
+        await escalate_if_not_meeting(ctx.session, ctx.rt, ctx.now, program, pair)
+
+
+async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
+    """A We met / We rescheduled / We couldn't meet click. The first answer wins."""
+    checkin = await ctx.session.get(Checkin, int(value)) if value.isdigit() else None
+    pair = await ctx.session.get(Pair, checkin.pair_id) if checkin else None
+    if checkin is None or pair is None:
+        raise UserError("error.stale_button")
+    if not in_pair(pair, ctx.me.id):
+        raise UserError("error.not_your_checkin")
+    if pair.status == PairStatus.ENDED:
+        raise UserError("error.pair_ended", id=pair.id)
+    if checkin.status != CheckinStatus.DUE:
+        who = await ctx.session.get(Member, checkin.answered_by_id) if checkin.answered_by_id else None
+        return ctx.reply(
+            "checkin.already_answered",
+            answer=ctx.t(f"outcome.{checkin.status}"),
+            who=who.display_name if who else ctx.t("checkin.nobody"),
+        )
+    status = ANSWERS[action_id]
+    await _record_answer(ctx, checkin, pair, status)
+    return ctx.reply(f"checkin.thanks_{status}")
+
+
+async def log_meeting(ctx: Ctx, args: Args) -> Response:
+    """`/mentor checkin`: we met, record it for the open period (or the coming one)."""
+    if args.words:
+        raise UserError("error.checkin_no_words")
+    pair = await my_pair(ctx, args, "checkin")
+    if pair.status != PairStatus.ACTIVE:
+        raise UserError("error.pair_paused", id=pair.id)
+    open_one = (
+        await ctx.session.exec(
+            select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE)
+            .order_by(col(Checkin.due_at).desc())
+        )
+    ).first()
+    if open_one is None:
+        program = await ctx.session.get(Program, pair.program_id)
+        assert program is not None
+        zs = zones(ctx.rt, *await members_of(ctx.session, pair))
+        day, due = next_period(program, zs, max(ctx.now, pair.active_since))
+        if (latest := latest_period(program, zs, ctx.now)) and latest[1] > pair.active_since:
+            taken = (
+                await ctx.session.exec(
+                    select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == latest[0].isoformat())
+                )
+            ).first()
+            if taken is None:
+                day, due = latest
+        existing = (
+            await ctx.session.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat()))
+        ).first()
+        if existing is not None:
+            return ctx.reply("checkin.already_logged", period=existing.period)
+        open_one = _checkin_for(program, pair, day, due, zs)
+        ctx.session.add(open_one)
+        await ctx.session.flush()
+    await _record_answer(ctx, open_one, pair, CheckinStatus.MET)
+    return ctx.reply("checkin.logged", period=open_one.period)
+
+
+async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
+    """A coordinator's nudge: repeat the open check-in's question, or open the next period early."""
+    if pair.status != PairStatus.ACTIVE:
+        return False
+    a, b = await members_of(ctx.session, pair)
+    open_one = (
+        await ctx.session.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE))
+    ).first()
+    key_suffix = ""
+    if open_one is None:
+        zs = zones(ctx.rt, a, b)
+        day, due = next_period(program, zs, max(ctx.now, pair.active_since))
+        if (await ctx.session.exec(select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat()))).first():
+            return False  # that period is already answered
+        open_one = _checkin_for(program, pair, day, due, zs)
+        ctx.session.add(open_one)
+        await ctx.session.flush()
+        key = nudge_key(pair.id, open_one.period)  # type: ignore[arg-type]
+    else:
+        key_suffix = ctx.now.strftime("%Y%m%dT%H%M%S")
+        key = f"nudge-again:{open_one.id}:{key_suffix}"
+    await enqueue_rows(
+        ctx.session,
+        [
+            outbox_row(
+                key=key,
+                workspace_id=program.workspace_id,
+                program_id=program.id,
+                dest_kind="pair",
+                target=pair.id,  # type: ignore[arg-type]
+                message=nudge_message(ctx.rt, program, a, b, open_one),
+                now=ctx.now,
+            )
+        ],
+    )
+    return True
+
+
+# --- the clock ---------------------------------------------------------------------------------
+
+
+async def remind_unanswered(rt: Runtime, now: datetime) -> None:
+    """One reminder 48 hours after the nudge, while the period is still open."""
+    async with rt.db.transaction() as s:
+        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
+            Program, col(Program.id) == col(Pair.program_id)
+        ).where(
+            Checkin.status == CheckinStatus.DUE,
+            col(Checkin.reminded_at).is_(None),
+            Checkin.due_at <= now - REMIND_AFTER,
+            Checkin.closes_at > now,
+            Pair.status == PairStatus.ACTIVE,
+        )
+        rows = []
+        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
+            checkin.reminded_at = now
+            a, b = await members_of(s, pair)
+            message = Message(
+                rt.t("checkin.reminder", a=a.display_name, b=b.display_name, period=checkin.period),
+                buttons=answer_buttons(rt, checkin.id, pair.id),  # type: ignore[arg-type]
+            )
+            rows.append(
+                outbox_row(key=f"remind:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
+                           dest_kind="pair", target=pair.id, message=message, now=now)  # type: ignore[arg-type]
+            )
+        await enqueue_rows(s, rows)
+
+
+async def close_periods(rt: Runtime, now: datetime) -> None:
+    """Unanswered check-ins whose period ended become missed; pairs that keep missing escalate."""
+    async with rt.db.transaction() as s:
+        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
+            Program, col(Program.id) == col(Pair.program_id)
+        ).where(Checkin.status == CheckinStatus.DUE, Checkin.closes_at <= now)
+        closed: dict[int, tuple[Pair, Program]] = {}
+        rows = []
+        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
+            checkin.status = CheckinStatus.MISSED
+            rows.append(
+                outbox_row(
+                    key=f"closed:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
+                    dest_kind="pair", target=pair.id,  # type: ignore[arg-type]
+                    message=Message(rt.t("checkin.closed_missed", period=checkin.period)), now=now,
+                    edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
+                )
+            )
+            if pair.status == PairStatus.ACTIVE:
+                closed[pair.id] = (pair, program)  # type: ignore[index]
+        await enqueue_rows(s, rows)
+        await s.flush()
+        for pair, program in closed.values():
+            await escalate_if_not_meeting(s, rt, now, program, pair)
+
+
+async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
+    async with rt.db.transaction() as s:
+        due = select(Checkin).where(Checkin.status == CheckinStatus.DUE)
+        closes = (await s.exec(due.order_by(col(Checkin.closes_at)).limit(1))).first()
+        remind = (
+            await s.exec(
+                due.where(col(Checkin.reminded_at).is_(None)).order_by(col(Checkin.due_at)).limit(1)
+            )
+        ).first()
+    times = [c.closes_at for c in (closes,) if c]
+    if remind and remind.due_at + REMIND_AFTER < remind.closes_at:
+        times.append(remind.due_at + REMIND_AFTER)
+    return min(times) if times else None
+
+
+async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, program: Program, pair: Pair) -> None:
+    """Raise a not-meeting escalation after `missed_threshold` bad periods in a row."""
+    threshold = max(program.missed_threshold, 1)
+    recent = await recent_checkins(s, pair.id, threshold)  # type: ignore[arg-type]
+    if len(recent) < threshold or any(c.status not in BAD for c in recent):
+        return
+    if await open_escalation(s, pair.id, EscalationKind.NOT_MEETING):  # type: ignore[arg-type]
+        return
+    periods = ", ".join(sorted(c.period for c in recent))
+    await raise_escalation(
+        s, rt, now, program=program, kind=EscalationKind.NOT_MEETING, pair=pair,
+        reason=rt.t("escalation.not_meeting_reason", count=threshold, periods=periods),
+    )
+

@@ -1,0 +1,343 @@
+"""Coordinator commands: programs, coordinators, the coordinators' channel, pairing, lists, nudges."""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+
+from bot import audit
+from bot.access import coordinator_program
+from bot.commands.parser import Args
+from bot.context import Ctx
+from bot.directory import find_member, member_from_token, parse_channel, parse_mention, programs_of
+from bot.errors import UserError
+from bot.flows import checkin as checkin_flow
+from bot.flows.escalation import acknowledge, resolve
+from bot.flows.intro import start_pair
+from bot.flows.membership import end_pair
+from bot.flows.report import at_risk_pairs, pair_line
+from bot.messages import Message, Response
+from bot.pairs import LIVE, members_of, pair_in_program
+from bot.periods import WEEKDAYS, parse_hhmm, valid_zone
+from storage.models import (
+    Cadence,
+    Enrollment,
+    Escalation,
+    EscalationStatus,
+    Member,
+    Pair,
+    PairStatus,
+    Program,
+    Role,
+)
+
+MAX_NAME = 100
+
+
+def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
+    """Apply --cadence/--day/--time/--tz/--threshold to a program, checking each."""
+    opts = args.options
+    if "cadence" in opts:
+        if opts["cadence"].lower() not in tuple(Cadence):
+            raise UserError("error.bad_cadence", value=opts["cadence"])
+        program.cadence = opts["cadence"].lower()
+    if "day" in opts:
+        day = opts["day"].lower()[:3]
+        if day not in WEEKDAYS:
+            raise UserError("error.bad_day", value=opts["day"])
+        program.weekday = WEEKDAYS.index(day)
+    if "time" in opts:
+        at = parse_hhmm(opts["time"])
+        if at is None:
+            raise UserError("error.bad_time", value=opts["time"])
+        program.local_time = at.strftime("%H:%M")
+    if "tz" in opts:
+        if not valid_zone(opts["tz"]):
+            raise UserError("error.bad_tz", tz=opts["tz"])
+        program.tz = opts["tz"]
+    if "threshold" in opts:
+        value = opts["threshold"]
+        if not value.isdigit() or not 1 <= int(value) <= 10:
+            raise UserError("error.bad_threshold", value=value)
+        program.missed_threshold = int(value)
+
+
+async def program_create(ctx: Ctx, args: Args) -> Response:
+    """`/mentor program create <name> [--cadence] [--day] [--time] [--tz] [--threshold]` (workspace admins)."""
+    if not ctx.me.is_admin:
+        raise UserError("error.not_admin")
+    name = args.rest()
+    if not name:
+        raise UserError("error.program_needs_name")
+    if len(name) > MAX_NAME or name.startswith("#"):
+        raise UserError("error.bad_program_name", max=MAX_NAME)
+    if any(p.name.lower() == name.lower() for p in await programs_of(ctx.session, ctx.ws)):
+        raise UserError("error.program_exists", name=name)
+    program = Program(workspace_id=ctx.ws.id, name=name, tz=ctx.rt.tz(ctx.me), created_at=ctx.now)  # type: ignore[arg-type]
+    _schedule_options(ctx, args, program)
+    ctx.session.add(program)
+    await ctx.session.flush()
+    ctx.session.add(Enrollment(program_id=program.id, member_id=ctx.me.id, role=Role.COORDINATOR, joined_at=ctx.now))  # type: ignore[arg-type]
+    await audit.record(ctx, "program.create", name, program.id)
+    return ctx.reply("program.created", **_schedule_params(ctx, program))
+
+
+def _schedule_params(ctx: Ctx, program: Program) -> dict[str, object]:
+    return {
+        "name": program.name,
+        "cadence": ctx.t(f"cadence.{program.cadence}"),
+        "day": ctx.t(f"weekday.{WEEKDAYS[program.weekday]}"),
+        "time": program.local_time,
+        "tz": program.tz,
+        "threshold": program.missed_threshold,
+    }
+
+
+async def program_set(ctx: Ctx, args: Args) -> Response:
+    """`/mentor program set [--cadence] [--day] [--time] [--tz] [--threshold]`."""
+    program = await coordinator_program(ctx, args, "program set")
+    if not set(args.options) - {"program"}:
+        raise UserError("error.program_set_nothing")
+    _schedule_options(ctx, args, program)
+    await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
+    return ctx.reply("program.updated", **_schedule_params(ctx, program))
+
+
+async def program_list(ctx: Ctx, args: Args) -> Response:
+    programs = await programs_of(ctx.session, ctx.ws)
+    if not programs:
+        return ctx.reply("program.none")
+    lines = [ctx.t("program.list_line", **_schedule_params(ctx, p)) for p in programs]
+    return Response([Message("\n".join([ctx.t("program.list_head"), *lines]))])
+
+
+async def _mentioned_or_new(ctx: Ctx, token: str) -> Member:
+    """A mentioned person; someone the bot has not met yet is added when the platform names them."""
+    mention = parse_mention(token)
+    if mention is None:
+        raise UserError("error.not_a_mention", token=token)
+    member = await find_member(ctx.session, ctx.ws, mention)
+    if member is None and mention.user_id:
+        member = Member(workspace_id=ctx.ws.id, external_id=mention.user_id,  # type: ignore[arg-type]
+                        display_name=mention.name or mention.user_id, created_at=ctx.now)
+        ctx.session.add(member)
+        await ctx.session.flush()
+    if member is None:
+        raise UserError("error.unknown_person", name=mention.name)
+    return member
+
+
+async def coordinators(ctx: Ctx, args: Args) -> Response:
+    """`/mentor coordinators add|remove @person`, or `coordinators` to list them."""
+    program = await coordinator_program(ctx, args, "coordinators")
+    rows = (
+        await ctx.session.exec(
+            select(Enrollment, Member).join(Member, col(Member.id) == col(Enrollment.member_id)).where(
+                Enrollment.program_id == program.id, Enrollment.role == Role.COORDINATOR,
+                col(Enrollment.active).is_(True))
+        )
+    ).all()
+    if not args.words:
+        names = ", ".join(m.display_name for _, m in rows)
+        return ctx.reply("coordinators.list", program=program.name, names=names)
+    verb = args.words[0].lower()
+    if verb not in ("add", "remove") or len(args.words) != 2:
+        raise UserError("error.coordinators_usage")
+    person = await _mentioned_or_new(ctx, args.words[1])
+    current = {m.id: e for e, m in rows}
+    if verb == "add":
+        if person.id in current:
+            return ctx.reply("coordinators.already", name=person.display_name, program=program.name)
+        ctx.session.add(Enrollment(program_id=program.id, member_id=person.id, role=Role.COORDINATOR, joined_at=ctx.now))  # type: ignore[arg-type]
+        await audit.record(ctx, "coordinators.add", person.display_name, program.id)
+        return ctx.reply("coordinators.added", name=person.display_name, program=program.name)
+    if person.id not in current:
+        raise UserError("error.not_a_coordinator", name=person.display_name, program=program.name)
+    if len(current) == 1:
+        raise UserError("error.last_coordinator", program=program.name)
+    current[person.id].active, current[person.id].left_at = False, ctx.now
+    await audit.record(ctx, "coordinators.remove", person.display_name, program.id)
+    return ctx.reply("coordinators.removed", name=person.display_name, program=program.name)
+
+
+async def channel(ctx: Ctx, args: Args) -> Response:
+    """`/mentor channel #name`: where escalations and digests are posted."""
+    program = await coordinator_program(ctx, args, "channel")
+    if len(args.words) != 1 or (ref := parse_channel(args.words[0])) is None:
+        raise UserError("error.channel_usage")
+    program.channel_ref = ref
+    await audit.record(ctx, "channel.set", ref, program.id)
+    return ctx.reply("channel.set", program=program.name, channel=args.words[0])
+
+
+async def _enrollment(ctx: Ctx, program: Program, member: Member) -> Enrollment | None:
+    return (
+        await ctx.session.exec(
+            select(Enrollment).where(Enrollment.program_id == program.id, Enrollment.member_id == member.id,
+                                     Enrollment.role != Role.COORDINATOR, col(Enrollment.active).is_(True))
+        )
+    ).first()
+
+
+async def _live_pair_count(ctx: Ctx, program: Program, member: Member) -> int:
+    stmt = select(func.count()).select_from(Pair).where(
+        Pair.program_id == program.id, col(Pair.status).in_(LIVE),
+        (Pair.member_a_id == member.id) | (Pair.member_b_id == member.id),
+    )
+    return int((await ctx.session.exec(stmt)).one())
+
+
+async def pair(ctx: Ctx, args: Args) -> Response:
+    """`/mentor pair @mentor @mentee` (or two peers): introduce them."""
+    program = await coordinator_program(ctx, args, "pair")
+    if len(args.words) != 2:
+        raise UserError("error.pair_usage")
+    a = await member_from_token(ctx.session, ctx.ws, args.words[0])
+    b = await member_from_token(ctx.session, ctx.ws, args.words[1])
+    if a.id == b.id:
+        raise UserError("error.pair_self")
+    ea, eb = await _enrollment(ctx, program, a), await _enrollment(ctx, program, b)
+    for member, enrolled in ((a, ea), (b, eb)):
+        if enrolled is None:
+            raise UserError("error.not_enrolled_other", name=member.display_name, program=program.name)
+    assert ea is not None and eb is not None
+    if {ea.role, eb.role} == {Role.PEER}:
+        kind = "peer"
+    elif ea.role == Role.MENTOR and eb.role == Role.MENTEE:
+        kind = "mentorship"
+    elif ea.role == Role.MENTEE and eb.role == Role.MENTOR:
+        raise UserError("error.pair_order", mentor=b.display_name, mentee=a.display_name)
+    else:
+        raise UserError("error.pair_roles", a=a.display_name, ra=ea.role, b=b.display_name, rb=eb.role)
+    existing = (
+        await ctx.session.exec(
+            select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(LIVE),
+                               ((Pair.member_a_id == a.id) & (Pair.member_b_id == b.id))
+                               | ((Pair.member_a_id == b.id) & (Pair.member_b_id == a.id)))
+        )
+    ).first()
+    if existing is not None:
+        raise UserError("error.already_paired", id=existing.id)
+    if await _live_pair_count(ctx, program, a) >= ea.capacity:
+        raise UserError("error.at_capacity", name=a.display_name, capacity=ea.capacity)
+    if await _live_pair_count(ctx, program, b) >= eb.capacity:
+        raise UserError("error.at_capacity", name=b.display_name, capacity=eb.capacity)
+    new = await start_pair(ctx, program, a, b, kind)
+    await audit.record(ctx, "pair", f"#{new.id} {a.display_name} & {b.display_name}", program.id)
+    return ctx.reply("pair.created", id=new.id, a=a.display_name, b=b.display_name)
+
+
+async def unpair(ctx: Ctx, args: Args) -> Response:
+    """`/mentor unpair <pair> <reason>`: end a pair; the members are told neutrally."""
+    program = await coordinator_program(ctx, args, "unpair")
+    if len(args.words) < 2:
+        raise UserError("error.unpair_usage")
+    target = await pair_in_program(ctx, program, args.words[0])
+    if target.status == PairStatus.ENDED:
+        raise UserError("error.pair_ended", id=target.id)
+    reason = args.rest(1)
+    await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)))
+    await audit.record(ctx, "unpair", f"#{target.id}: {reason}", program.id)
+    return ctx.reply("pair.unpaired", id=target.id)
+
+
+async def pairs(ctx: Ctx, args: Args) -> Response:
+    """`/mentor pairs [--at-risk] [--all]`."""
+    program = await coordinator_program(ctx, args, "pairs")
+    if args.words:
+        raise UserError("error.no_words", command="pairs")
+    statuses = (*LIVE, PairStatus.ENDED) if "all" in args.flags else LIVE
+    rows = list(
+        (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(statuses))
+                                .order_by(col(Pair.id)))).all()
+    )
+    risky = await at_risk_pairs(ctx.session, ctx.rt, program)
+    if "at-risk" in args.flags:
+        rows = [p for p in rows if p.id in risky]
+    if not rows:
+        return ctx.reply("pairs.none_at_risk" if "at-risk" in args.flags else "pairs.none", program=program.name)
+    lines = [ctx.t("pairs.head", program=program.name, count=len(rows))]
+    for p in rows:
+        lines.append(await pair_line(ctx.session, ctx.rt, p, risky.get(p.id)))  # type: ignore[arg-type]
+    return Response([Message("\n".join(lines))])
+
+
+async def people(ctx: Ctx, args: Args) -> Response:
+    """`/mentor people [--unmatched]`: who is enrolled, their role, pairs and capacity."""
+    program = await coordinator_program(ctx, args, "people")
+    if args.words:
+        raise UserError("error.no_words", command="people")
+    rows = (
+        await ctx.session.exec(
+            select(Enrollment, Member).join(Member, col(Member.id) == col(Enrollment.member_id)).where(
+                Enrollment.program_id == program.id, Enrollment.role != Role.COORDINATOR,
+                col(Enrollment.active).is_(True)).order_by(col(Enrollment.role), col(Member.display_name))
+        )
+    ).all()
+    lines = []
+    for e, m in rows:
+        count = await _live_pair_count(ctx, program, m)
+        if "unmatched" in args.flags and count >= e.capacity:
+            continue
+        paused = ctx.t("people.paused") if m.paused else ""
+        lines.append(ctx.t("people.line", name=m.display_name, role=e.role, pairs=count, capacity=e.capacity,
+                           tz=ctx.rt.tz(m), paused=paused))
+    if not lines:
+        return ctx.reply("people.none_unmatched" if "unmatched" in args.flags else "people.none", program=program.name)
+    head = ctx.t("people.head_unmatched" if "unmatched" in args.flags else "people.head", program=program.name,
+                 count=len(lines))
+    return Response([Message("\n".join([head, *lines]))])
+
+
+async def escalations(ctx: Ctx, args: Args) -> Response:
+    """`/mentor escalations [--all]`: open (and acknowledged) escalations, or every one."""
+    program = await coordinator_program(ctx, args, "escalations")
+    if args.words:
+        raise UserError("error.no_words", command="escalations")
+    stmt = select(Escalation).where(Escalation.program_id == program.id)
+    if "all" not in args.flags:
+        stmt = stmt.where(Escalation.status != EscalationStatus.RESOLVED)
+    rows = (await ctx.session.exec(stmt.order_by(col(Escalation.id)))).all()
+    if not rows:
+        return ctx.reply("escalations.none", program=program.name)
+    lines = [ctx.t("escalations.head", program=program.name, count=len(rows))]
+    for e in rows:
+        lines.append(ctx.t("escalations.line", id=e.id, kind=ctx.t(f"escalation.kind_{e.kind}"),
+                           status=ctx.t(f"escalation.status_{e.status}"), pair=f"#{e.pair_id}" if e.pair_id else "-",
+                           opened=e.opened_at.strftime("%Y-%m-%d"), reason=e.reason[:120]))
+    return Response([Message("\n".join(lines))])
+
+
+async def ack(ctx: Ctx, args: Args) -> Response:
+    """`/mentor ack <id>`."""
+    if len(args.words) != 1:
+        raise UserError("error.ack_usage")
+    return await acknowledge(ctx, args.words[0])
+
+
+async def resolve_command(ctx: Ctx, args: Args) -> Response:
+    """`/mentor resolve <id> <note>`."""
+    if len(args.words) < 2:
+        raise UserError("error.resolve_usage")
+    return await resolve(ctx, args.words[0], args.rest(1))
+
+
+async def nudge(ctx: Ctx, args: Args) -> Response:
+    """`/mentor nudge <pair>|all`: post the check-in question now."""
+    program = await coordinator_program(ctx, args, "nudge")
+    if len(args.words) != 1:
+        raise UserError("error.nudge_usage")
+    if args.words[0].lower() == "all":
+        targets = list(
+            (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, Pair.status == PairStatus.ACTIVE)
+                                    .order_by(col(Pair.id)))).all()
+        )
+    else:
+        one = await pair_in_program(ctx, program, args.words[0])
+        if one.status != PairStatus.ACTIVE:
+            raise UserError("error.pair_not_active", id=one.id, status=ctx.t(f"pair.status_{one.status}"))
+        targets = [one]
+    sent = 0
+    for p in targets:
+        sent += await checkin_flow.nudge_now(ctx, p, program)
+    await audit.record(ctx, "nudge", args.words[0], program.id)
+    return ctx.reply("nudge.done", count=sent, skipped=len(targets) - sent)

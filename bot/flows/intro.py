@@ -1,0 +1,78 @@
+"""Introductions: a new pair gets one message in its shared conversation saying who is who,
+what they share, how check-ins work, three conversation starters and the first check-in date."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import prompts
+from bot.context import Ctx
+from bot.directory import interests_of
+from bot.messages import Message
+from bot.outbox import enqueue
+from bot.periods import WEEKDAYS, next_period
+from bot.pairs import zones
+from storage.models import Member, Pair, PairStatus, Program
+
+# A new pair gets a couple of days to meet before the first check-in asks whether they did.
+FIRST_CHECKIN_LEAD = timedelta(days=2)
+
+
+def starters(lang: str, pair_id: int, count: int = 3) -> list[str]:
+    """Three conversation starters, rotating by pair so a mentor with two mentees gets variety."""
+    pool = prompts.choices("intro.starters", lang)
+    if not pool:
+        return []
+    return [pool[(pair_id * count + i) % len(pool)] for i in range(min(count, len(pool)))]
+
+
+def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member) -> Message:
+    t = ctx.t
+    if pair.kind == "peer":
+        head = t("intro.head_peer", a=a.display_name, b=b.display_name, program=program.name)
+    else:
+        head = t("intro.head", mentor=a.display_name, mentee=b.display_name, program=program.name)
+    shared = sorted(set(interests_of(a)) & set(interests_of(b)))
+    due = next_period(program, zones(ctx.rt, a, b), pair.active_since)[1]
+    fields = [
+        (t("intro.field_shared"), ", ".join(shared) if shared else t("intro.no_shared")),
+        (t("intro.field_goals", who=a.display_name), a.goals or t("intro.no_goals")),
+        (t("intro.field_goals", who=b.display_name), b.goals or t("intro.no_goals")),
+        (t("intro.field_first", who=a.display_name), ctx.rt.when(due, a)),
+        (t("intro.field_first", who=b.display_name), ctx.rt.when(due, b)),
+    ]
+    how = t(
+        "intro.how",
+        cadence=t(f"cadence.{program.cadence}"),
+        day=t(f"weekday.{WEEKDAYS[program.weekday]}"),
+        time=program.local_time,
+    )
+    ideas = "\n".join(t("intro.starter_line", text=s) for s in starters(ctx.rt.lang, pair.id or 0))
+    text = "\n\n".join([head, how, t("intro.starters_head"), ideas])
+    return Message(text, tuple(fields))
+
+
+async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str) -> Pair:
+    """Create an active pair and queue its introduction, in the caller's transaction."""
+    pair = Pair(
+        program_id=program.id,  # type: ignore[arg-type]
+        member_a_id=a.id,  # type: ignore[arg-type]
+        member_b_id=b.id,  # type: ignore[arg-type]
+        kind=kind,
+        status=PairStatus.ACTIVE,
+        created_at=ctx.now,
+        active_since=ctx.now + FIRST_CHECKIN_LEAD,
+    )
+    ctx.session.add(pair)
+    await ctx.session.flush()
+    await enqueue(
+        ctx.session,
+        key=f"intro:{pair.id}",
+        workspace_id=program.workspace_id,
+        program_id=program.id,
+        dest_kind="pair",
+        target=pair.id,  # type: ignore[arg-type]
+        message=intro_message(ctx, program, pair, a, b),
+        now=ctx.now,
+    )
+    return pair

@@ -1,0 +1,303 @@
+"""A member's own commands: join, profile, status, pause, resume, leave (and leaving the workspace)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.access import member_program
+from bot.commands.parser import Args
+from bot.context import Ctx, Runtime
+from bot.directory import interests_of, programs_of
+from bot.errors import UserError
+from bot.flows.escalation import raise_escalation
+from bot.messages import Message, Response
+from bot.outbox import enqueue
+from bot.pairs import LIVE, label, members_of, pairs_of, partner_id, zones
+from bot.periods import next_period, valid_zone, zone
+from storage.models import (
+    Checkin,
+    CheckinStatus,
+    Enrollment,
+    EscalationKind,
+    Member,
+    Pair,
+    PairStatus,
+    Program,
+    Role,
+)
+
+JOIN_ROLES = (Role.MENTOR, Role.MENTEE, Role.PEER)
+MAX_INTERESTS = 20
+MAX_CAPACITY = 10
+MAX_PAUSE = timedelta(days=366)
+
+
+async def join(ctx: Ctx, args: Args) -> Response:
+    """`/mentor join mentor|mentee|peer [program]`."""
+    if not args.words:
+        raise UserError("error.join_needs_role")
+    role = args.words[0].lower()
+    if role not in JOIN_ROLES:
+        raise UserError("error.bad_role", role=args.words[0])
+    name = args.rest(1) or args.options.get("program")
+    if name:
+        program = await member_program(ctx, args, name)
+    else:
+        programs = await programs_of(ctx.session, ctx.ws)
+        if not programs:
+            raise UserError("error.no_programs")
+        if len(programs) > 1:
+            raise UserError("error.join_which", names=", ".join(p.name for p in programs), role=role)
+        program = programs[0]
+    enrollments = (
+        await ctx.session.exec(
+            select(Enrollment).where(Enrollment.program_id == program.id, Enrollment.member_id == ctx.me.id,
+                                     Enrollment.role != Role.COORDINATOR)
+        )
+    ).all()
+    current = next((e for e in enrollments if e.active), None)
+    if current is not None:
+        if current.role == role:
+            return ctx.reply("join.already", program=program.name, role=role)
+        raise UserError("error.join_other_role", program=program.name, role=current.role)
+    again = next((e for e in enrollments if e.role == role), None)
+    if again is not None:
+        again.active, again.left_at, again.joined_at = True, None, ctx.now
+    else:
+        ctx.session.add(Enrollment(program_id=program.id, member_id=ctx.me.id, role=role, joined_at=ctx.now))  # type: ignore[arg-type]
+    hint = "" if (ctx.me.tz or ctx.me.tz_from_platform) else ctx.t("join.tz_hint", tz=ctx.rt.default_tz)
+    return ctx.reply("join.done", program=program.name, role=role, hint=hint)
+
+
+def _interests(text: str) -> str:
+    items = [i.strip().lower() for i in text.split(",")]
+    items = [i for i in dict.fromkeys(items) if i]
+    if len(items) > MAX_INTERESTS or any(len(i) > 40 for i in items):
+        raise UserError("error.bad_interests", max=MAX_INTERESTS)
+    return ",".join(items)
+
+
+async def profile(ctx: Ctx, args: Args) -> Response:
+    """`/mentor profile [--tz ZONE] [--interests a,b] [--goals TEXT] [--capacity N]`; no options shows it."""
+    if args.words:
+        raise UserError("error.profile_words", words=" ".join(args.words))
+    me, opts = ctx.me, args.options
+    if "tz" in opts:
+        if not valid_zone(opts["tz"]):
+            raise UserError("error.bad_tz", tz=opts["tz"])
+        me.tz = opts["tz"]
+    if "interests" in opts:
+        me.interests = _interests(opts["interests"])
+    if "goals" in opts:
+        if len(opts["goals"]) > 500:
+            raise UserError("error.goals_too_long")
+        me.goals = opts["goals"].strip()
+    if "capacity" in opts:
+        cap = opts["capacity"]
+        if not cap.isdigit() or not 1 <= int(cap) <= MAX_CAPACITY:
+            raise UserError("error.bad_capacity", value=cap, max=MAX_CAPACITY)
+        mentoring = (
+            await ctx.session.exec(
+                select(Enrollment).where(Enrollment.member_id == me.id, Enrollment.role == Role.MENTOR,
+                                         col(Enrollment.active).is_(True))
+            )
+        ).all()
+        if not mentoring:
+            raise UserError("error.capacity_not_mentor")
+        for e in mentoring:
+            e.capacity = int(cap)
+    capacity = (
+        await ctx.session.exec(
+            select(Enrollment.capacity).where(Enrollment.member_id == me.id, Enrollment.role == Role.MENTOR,
+                                              col(Enrollment.active).is_(True))
+        )
+    ).first()
+    fields = (
+        (ctx.t("profile.field_tz"), ctx.rt.tz(me)),
+        (ctx.t("profile.field_interests"), ", ".join(interests_of(me)) or "-"),
+        (ctx.t("profile.field_goals"), me.goals or "-"),
+        (ctx.t("profile.field_capacity"), str(capacity) if capacity is not None else "-"),
+    )
+    key = "profile.updated" if opts else "profile.show"
+    return Response([Message(ctx.t(key, name=me.display_name), fields)])
+
+
+async def status(ctx: Ctx, args: Args) -> Response:
+    """`/mentor status`: my programs, pairs and next check-in, in my time zone."""
+    enrollments = (
+        await ctx.session.exec(
+            select(Enrollment, Program).join(Program, col(Program.id) == col(Enrollment.program_id))
+            .where(Enrollment.member_id == ctx.me.id, col(Enrollment.active).is_(True))
+        )
+    ).all()
+    if not enrollments:
+        return ctx.reply("status.not_enrolled")
+    lines = [ctx.t("status.head", name=ctx.me.display_name)]
+    for e, p in enrollments:
+        lines.append(ctx.t("status.enrolled", program=p.name, role=e.role))
+    if ctx.me.paused:
+        until = ctx.rt.when(ctx.me.paused_until, ctx.me) if ctx.me.paused_until else ctx.t("status.until_resume")
+        lines.append(ctx.t("status.paused", until=until))
+    pairs = await pairs_of(ctx.session, ctx.me)
+    if not pairs:
+        lines.append(ctx.t("status.no_pair"))
+    for pair in pairs:
+        program = await ctx.session.get(Program, pair.program_id)
+        assert program is not None
+        a, b = await members_of(ctx.session, pair)
+        partner = b if a.id == ctx.me.id else a
+        lines.append(ctx.t("status.pair", label=await label(ctx.session, ctx.rt, pair), partner=partner.display_name,
+                           state=ctx.t(f"pair.status_{pair.status}")))
+        open_one = (
+            await ctx.session.exec(
+                select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE)
+            )
+        ).first()
+        if open_one is not None:
+            lines.append(ctx.t("status.open_checkin", period=open_one.period))
+        elif pair.status == PairStatus.ACTIVE:
+            due = next_period(program, zones(ctx.rt, a, b), max(ctx.now, pair.active_since))[1]
+            lines.append(ctx.t("status.next_checkin", when=ctx.rt.when(due, ctx.me)))
+    return Response([Message("\n".join(lines))])
+
+
+def _parse_until(ctx: Ctx, args: Args) -> datetime | None:
+    words = [w for w in args.words if w.lower() != "until"]
+    if not words:
+        return None
+    if len(words) != 1:
+        raise UserError("error.bad_date", text=" ".join(args.words))
+    try:
+        day = date.fromisoformat(words[0])
+    except ValueError:
+        raise UserError("error.bad_date", text=words[0]) from None
+    until = datetime.combine(day, time(0, 0), tzinfo=zone(ctx.rt.tz(ctx.me)))
+    if until <= ctx.now:
+        raise UserError("error.date_in_past", text=words[0])
+    if until - ctx.now > MAX_PAUSE:
+        raise UserError("error.date_too_far", text=words[0])
+    return until
+
+
+async def pause(ctx: Ctx, args: Args) -> Response:
+    """`/mentor pause [until YYYY-MM-DD]`: no nudges until then (or until `resume`)."""
+    until = _parse_until(ctx, args)
+    ctx.me.paused, ctx.me.paused_until = True, until
+    for pair in await pairs_of(ctx.session, ctx.me, (PairStatus.ACTIVE,)):
+        pair.status = PairStatus.PAUSED
+        partner = await ctx.session.get(Member, partner_id(pair, ctx.me.id))
+        assert partner is not None
+        await enqueue(
+            ctx.session, key=f"paused:{pair.id}:{ctx.me.id}:{ctx.now.isoformat()}", workspace_id=ctx.ws.id,
+            program_id=pair.program_id, dest_kind="user", target=partner.id,
+            message=Message(ctx.t("pause.partner_told", who=ctx.me.display_name)), now=ctx.now,
+        )
+    if until:
+        return ctx.reply("pause.until", when=ctx.rt.when(until, ctx.me))
+    return ctx.reply("pause.open")
+
+
+async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -> None:
+    member.paused, member.paused_until = False, None
+    for pair in await pairs_of(s, member, (PairStatus.PAUSED,)):
+        partner = await s.get(Member, partner_id(pair, member.id))
+        if partner is not None and not partner.paused:
+            pair.status = PairStatus.ACTIVE
+            pair.active_since = now
+
+
+async def resume(ctx: Ctx, args: Args) -> Response:
+    """`/mentor resume`: nudges start again from the next period."""
+    if args.words:
+        raise UserError("error.resume_words")
+    if not ctx.me.paused:
+        return ctx.reply("resume.not_paused")
+    await _resume(ctx.session, ctx.rt, ctx.me, ctx.now)
+    return ctx.reply("resume.done")
+
+
+async def auto_resume(rt: Runtime, now: datetime) -> None:
+    """Resume everyone whose pause has run out, and tell them."""
+    async with rt.db.transaction() as s:
+        stmt = select(Member).where(col(Member.paused).is_(True), col(Member.paused_until).is_not(None),
+                                    col(Member.paused_until) <= now)
+        for member in (await s.exec(stmt.with_for_update(skip_locked=True))).all():
+            await _resume(s, rt, member, now)
+            await enqueue(
+                s, key=f"resumed:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,
+                dest_kind="user", target=member.id,  # type: ignore[arg-type]
+                message=Message(rt.t("resume.auto")), now=now,
+            )
+
+
+async def next_auto_resume(rt: Runtime, now: datetime) -> datetime | None:
+    async with rt.db.transaction() as s:
+        stmt = select(Member.paused_until).where(col(Member.paused).is_(True), col(Member.paused_until).is_not(None))
+        return (await s.exec(stmt.order_by(col(Member.paused_until)).limit(1))).first()
+
+
+async def end_pair(s: AsyncSession, rt: Runtime, now: datetime, pair: Pair, reason: str, notify: list[Member]) -> None:
+    """End a pair and tell the given members, neutrally (reasons stay with the coordinators)."""
+    pair.status, pair.end_reason, pair.ended_at = PairStatus.ENDED, reason[:1000], now
+    program = await s.get(Program, pair.program_id)
+    assert program is not None
+    # An ended pair owes no answer: drop its unanswered check-in and take the buttons off its nudge.
+    for checkin in (
+        await s.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE))
+    ).all():
+        await enqueue(
+            s, key=f"ended-checkin:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
+            dest_kind="pair", target=pair.id,  # type: ignore[arg-type]
+            message=Message(rt.t("checkin.pair_ended", period=checkin.period)), now=now,
+            edits_key=f"nudge:{pair.id}:{checkin.period}",
+        )
+        await s.delete(checkin)
+    for member in notify:
+        await enqueue(
+            s, key=f"ended:{pair.id}:{member.id}", workspace_id=program.workspace_id, program_id=program.id,
+            dest_kind="user", target=member.id,  # type: ignore[arg-type]
+            message=Message(rt.t("pair.ended_notice", program=program.name)), now=now,
+        )
+
+
+async def _leave_program(s: AsyncSession, rt: Runtime, now: datetime, me: Member, program: Program) -> None:
+    for e in (
+        await s.exec(select(Enrollment).where(Enrollment.program_id == program.id, Enrollment.member_id == me.id,
+                                              col(Enrollment.active).is_(True)))
+    ).all():
+        e.active, e.left_at = False, now
+    for pair in await pairs_of(s, me, LIVE):
+        if pair.program_id != program.id:
+            continue
+        partner = await s.get(Member, partner_id(pair, me.id))
+        assert partner is not None
+        reason = rt.t("pair.left_reason", who=me.display_name)
+        await end_pair(s, rt, now, pair, reason, [partner])
+        await raise_escalation(
+            s, rt, now, program=program, kind=EscalationKind.REMATCH, pair=pair,
+            reason=rt.t("escalation.left_reason", who=me.display_name, partner=partner.display_name),
+        )
+
+
+async def leave(ctx: Ctx, args: Args) -> Response:
+    """`/mentor leave [program]`: leave the program; an active pair ends and the coordinators are told."""
+    program = await member_program(ctx, args, args.rest() or None)
+    enrolled = (
+        await ctx.session.exec(select(Enrollment).where(Enrollment.program_id == program.id,
+                                                        Enrollment.member_id == ctx.me.id,
+                                                        col(Enrollment.active).is_(True)))
+    ).first()
+    if enrolled is None:
+        raise UserError("error.not_in_program", program=program.name)
+    await _leave_program(ctx.session, ctx.rt, ctx.now, ctx.me, program)
+    return ctx.reply("leave.done", program=program.name)
+
+
+async def left_workspace(ctx: Ctx) -> Response:
+    """The platform says the member is gone: leave every program so nobody waits on them."""
+    for program in await programs_of(ctx.session, ctx.ws):
+        await _leave_program(ctx.session, ctx.rt, ctx.now, ctx.me, program)
+    return Response()

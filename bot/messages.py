@@ -1,0 +1,64 @@
+"""Platform-neutral outbound messages; adapters render them as Block Kit, discord.ui or text."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str
+    value: str = ""
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    required: bool = False
+    multiline: bool = True
+    max_length: int = 1000
+
+
+@dataclass(frozen=True)
+class Form:
+    """A modal asking for a few text fields; submitted back as a FormSubmission."""
+
+    form_id: str
+    title: str
+    fields: tuple[FormField, ...]
+    state: str = ""
+    submit_label: str = "Submit"
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    fields: tuple[tuple[str, str], ...] = ()  # label/value pairs shown as a small table
+    buttons: tuple[Button, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return cls(
+            text=data["text"],
+            fields=tuple(tuple(f) for f in data.get("fields", ())),  # type: ignore[misc]
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+        )
+
+
+@dataclass
+class Response:
+    """What the actor sees right away: ephemeral messages and maybe a form to fill."""
+
+    messages: list[Message] = field(default_factory=list)
+    form: Form | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m.text for m in self.messages)

@@ -1,0 +1,52 @@
+"""Queue messages the bot sends on its own, in the caller's transaction, once per key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.messages import Message
+from storage.models import Outbox, OutboxStatus
+
+
+def outbox_row(
+    *,
+    key: str,
+    workspace_id: int,
+    dest_kind: str,
+    target: str | int,
+    message: Message,
+    now: datetime,
+    program_id: int | None = None,
+    edits_key: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "workspace_id": workspace_id,
+        "program_id": program_id,
+        "dest_kind": dest_kind,
+        "target": str(target),
+        "payload": message.to_dict(),
+        "edits_key": edits_key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows; a key that is already queued is skipped, so replays send nothing new."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.exec(insert(Outbox).on_conflict_do_nothing(index_elements=["key"]), params=rows)
+
+
+async def enqueue(session: AsyncSession, **fields: Any) -> None:
+    """Queue one message; see outbox_row for the fields."""
+    await enqueue_rows(session, [outbox_row(**fields)])

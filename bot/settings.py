@@ -1,0 +1,73 @@
+"""Settings from the environment and a .env file; a bad one stops start-up with one clear line."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./mentorbot.db"
+    log_level: str = "INFO"
+    default_timezone: str = "UTC"
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"expected a URL like sqlite+aiosqlite:///./mentorbot.db, got {value!r}") from None
+        if url.drivername == "postgresql" or url.drivername == "postgres":
+            url = url.set(drivername="postgresql+asyncpg")
+        if url.drivername not in _DRIVERS:
+            raise ValueError(f"expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL, got {url.drivername}://")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in _LEVELS:
+            raise ValueError(f"expected one of {', '.join(_LEVELS)}, got {value!r}")
+        return value.upper()
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}") from None
+        return value
+
+
+class SettingsError(Exception):
+    """One line per bad setting, naming it and what it expects."""
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "setting"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"Bad setting {name}: {msg}")
+        raise SettingsError("\n".join(lines)) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Migration chatter on every start drowns what matters.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -1,0 +1,230 @@
+"""SQLModel tables: the whole state of mentorbot lives here (DESIGN.md, "Data")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware UTC datetime (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    PEER = "peer"
+    COORDINATOR = "coordinator"
+
+
+class Cadence(StrEnum):
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    MONTHLY = "monthly"
+
+
+class PairStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class CheckinStatus(StrEnum):
+    DUE = "due"  # planned, nudge queued
+    MET = "met"
+    RESCHEDULED = "rescheduled"
+    COULD_NOT_MEET = "could_not_meet"
+    MISSED = "missed"  # no answer by the end of the period
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class EscalationKind(StrEnum):
+    PROBLEM = "problem"
+    REMATCH = "rematch"
+    LOW_RATING = "low_rating"
+    NOT_MEETING = "not_meeting"
+    DELIVERY = "delivery"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Workspace(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    name: str = Field(default="", max_length=200)
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    external_id: str = Field(max_length=128)
+    display_name: str = Field(default="", max_length=200)
+    tz: str | None = Field(default=None, max_length=64)
+    tz_from_platform: str | None = Field(default=None, max_length=64)
+    interests: str = Field(default="", max_length=1000)  # comma separated, lower case
+    goals: str = Field(default="", max_length=2000)
+    is_admin: bool = False
+    paused: bool = False
+    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Program(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    name: str = Field(max_length=100)
+    cadence: str = Field(default=Cadence.WEEKLY, max_length=16)
+    weekday: int = 0  # Monday = 0
+    local_time: str = Field(default="10:00", max_length=5)
+    tz: str = Field(default="UTC", max_length=64)  # for the digest and the biweekly anchor
+    channel_ref: str | None = Field(default=None, max_length=128)
+    missed_threshold: int = 2
+    archived: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Enrollment(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("program_id", "member_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role: str = Field(max_length=16)
+    capacity: int = 1  # pairs a mentor takes at once
+    active: bool = True
+    joined_at: datetime = Field(sa_type=UTCDateTime)
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Pair(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_pair_program_status", "program_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id")
+    # For mentor/mentee pairs a is the mentor and b the mentee; for peers the order is arbitrary.
+    member_a_id: int = Field(foreign_key="member.id", index=True)
+    member_b_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(default="mentorship", max_length=16)  # mentorship | peer
+    status: str = Field(default=PairStatus.ACTIVE, max_length=16, index=True)
+    end_reason: str | None = Field(default=None, max_length=1000)
+    conversation_ref: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # Check-ins are planned only for periods due after this moment (start or resume).
+    active_since: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Checkin(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("pair_id", "period"),
+        sa.Index("ix_checkin_status_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    period: str = Field(max_length=10)  # calendar date of the program's weekday, YYYY-MM-DD
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    closes_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default=CheckinStatus.DUE, max_length=16)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_by_id: int | None = Field(default=None, foreign_key="member.id")
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Feedback(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("checkin_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int = Field(foreign_key="checkin.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    rating: int
+    note: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Escalation(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_escalation_program_status", "program_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id")
+    pair_id: int | None = Field(default=None, foreign_key="pair.id", index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="member.id")
+    kind: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=2000)
+    status: str = Field(default=EscalationStatus.OPEN, max_length=16)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acked_by_id: int | None = Field(default=None, foreign_key="member.id")
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by_id: int | None = Field(default=None, foreign_key="member.id")
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str = Field(default="", max_length=2000)
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    program_id: int | None = Field(default=None, foreign_key="program.id")
+    # user | pair | channel; target is a member id, a pair id or a channel reference
+    dest_kind: str = Field(max_length=16)
+    target: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(sa_type=sa.JSON)
+    # When set, this row edits the message another row (by key) sent instead of posting anew.
+    edits_key: str | None = Field(default=None, max_length=200)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
+    message_ref: str | None = Field(default=None, max_length=200)
+    conversation_ref: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=200, unique=True)  # platform:workspace:event id
+    processed_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    program_id: int | None = Field(default=None, foreign_key="program.id")
+    actor_id: int = Field(foreign_key="member.id")
+    action: str = Field(max_length=64)
+    detail: str = Field(default="", max_length=2000)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,127 @@
+"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when
+MENTORBOT_TEST_POSTGRES_URL is set), a manual clock, and the console harness."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401
+from adapters.console import Console
+from bot.clock import ManualClock
+from bot.core import MentorBot
+from storage.db import Database
+from storage.migrate import upgrade
+
+PG_URL = os.environ.get("MENTORBOT_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday
+
+
+def asyncpg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1) if url.startswith("postgresql://") else url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> str | None:
+    """Start PostgreSQL tests from an empty schema, migrated once."""
+    if not PG_URL:
+        return None
+    import asyncio
+
+    url = asyncpg_url(PG_URL)
+
+    async def reset() -> None:
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.close()
+
+    asyncio.run(reset())
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_ready: str | None
+) -> AsyncIterator[Database]:
+    """A migrated, empty database."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        database = Database(f"sqlite+aiosqlite:///{path}")
+    else:
+        assert pg_ready is not None
+        database = Database(pg_ready)
+        tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def bot(db: Database, clock: ManualClock) -> MentorBot:
+    return MentorBot(db, clock)
+
+
+@pytest.fixture
+def console(bot: MentorBot, clock: ManualClock) -> Console:
+    return Console(bot, clock)
+
+
+class Script:
+    """Runs console lines and hands back what they printed."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def __call__(self, text: str) -> str:
+        start = len(self.console.transcript.lines)
+        lines = [line.strip() for line in text.strip().splitlines()]
+        errors = await self.console.run_script(lines)
+        out = "\n".join(self.console.transcript.lines[start:])
+        assert errors == 0, out
+        return out
+
+    @property
+    def all(self) -> str:
+        return self.console.transcript.text
+
+
+@pytest.fixture
+def run(console: Console) -> Script:
+    return Script(console)
+
+
+SETUP = """
+admin carol
+@carol /mentor program create Spring --day mon --time 10:00
+@carol /mentor channel #leads
+@bob /mentor join mentor
+@bob /mentor profile --tz Europe/Berlin --interests python,music
+@alice /mentor join mentee
+@alice /mentor profile --tz America/New_York --interests python,career --goals "First dev job"
+"""
