@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.console import Console, parse_when
-from bot.clock import ManualClock
+from bot.clock import ManualClock, OffsetClock
 from bot.core import MentorBot
+from bot.scheduler import Heartbeat
 from bot.settings import Settings, SettingsError, configure_logging, load_settings
 from storage.db import Database
 
@@ -39,11 +40,17 @@ async def _console(settings: Settings, script: Path | None, db_url: str | None, 
     try:
         await db.upgrade()
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        clock = ManualClock(parse_when(start, now) if start else now)
+        # A script runs on a clock that moves only when told, so its transcript is the same every run.
+        clock = OffsetClock() if script is None and start is None else ManualClock(parse_when(start, now) if start else now)
         bot = MentorBot(db, clock, default_tz=settings.default_timezone)
         console = Console(bot, clock, sys.stdout)
         if script is None:
-            await console.interactive()
+            heartbeat = Heartbeat(bot)
+            heartbeat.start()
+            try:
+                await console.interactive()
+            finally:
+                heartbeat.shutdown()
             return 0
         errors = await console.run_script(script.read_text(encoding="utf-8").splitlines())
         return 1 if errors else 0

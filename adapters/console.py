@@ -11,6 +11,7 @@ Script format, one action a line (`#` starts a comment):
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import shlex
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.clock import ManualClock
+from bot.clock import ManualClock, OffsetClock
 from bot.core import MentorBot
 from bot.events import ActionEvent, Actor, CommandEvent, FormSubmission
 from bot.messages import Form, Message, Response
@@ -130,7 +131,7 @@ class ConsoleMessenger:
 class Console:
     """Reads console lines, turns them into core events, prints what everyone receives."""
 
-    def __init__(self, bot: MentorBot, clock: ManualClock, out: TextIO | None = None) -> None:
+    def __init__(self, bot: MentorBot, clock: ManualClock | OffsetClock, out: TextIO | None = None) -> None:
         self.bot = bot
         self.clock = clock
         self.transcript = Transcript(out)
@@ -306,13 +307,12 @@ class Console:
         return errors
 
     async def interactive(self, stdin: TextIO = sys.stdin) -> None:
-        """Read lines until end of input; `quit` stops."""
+        """Read lines until end of input; `quit` stops. Due work also arrives on its own meanwhile."""
         self.transcript.write("mentorbot console. Lines look like: @alice /mentor help  |  admin carol  |  clock +7d"
                               "  |  @alice click We met  |  quit")
+        loop = asyncio.get_running_loop()
         while True:
-            if self.transcript.out is not None:
-                print("> ", end="", flush=True, file=self.transcript.out)
-            line = stdin.readline()
+            line = await loop.run_in_executor(None, stdin.readline)
             if not line or line.strip() in ("quit", "exit"):
                 return
             try:

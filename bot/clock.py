@@ -33,3 +33,19 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+class OffsetClock:
+    """The real time plus an offset that only grows: the interactive console's clock."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def set(self, when: datetime) -> None:
+        self._offset = max(self._offset, when.astimezone(UTC) - datetime.now(UTC))
+
+    def advance(self, delta: timedelta) -> None:
+        self._offset += delta

@@ -24,7 +24,7 @@ class Runtime:
     default_tz: str = "UTC"
     lang: str = prompts.DEFAULT_LANGUAGE
 
-    def t(self, key: str, **params: Any) -> str:
+    def t(self, key: str, /, **params: Any) -> str:
         return prompts.say(key, self.lang, **params)
 
     def tz(self, member: Member) -> str:
@@ -46,9 +46,9 @@ class Ctx:
     ws: Workspace
     me: Member
 
-    def t(self, key: str, **params: Any) -> str:
+    def t(self, key: str, /, **params: Any) -> str:
         return self.rt.t(key, **params)
 
-    def reply(self, key: str, **params: Any) -> Response:
+    def reply(self, key: str, /, **params: Any) -> Response:
         """A one-message ephemeral answer."""
         return Response([Message(self.t(key, **params))])

@@ -54,6 +54,8 @@ class MentorBot:
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
+        # Called after an event is handled, so queued messages go out without waiting for a tick.
+        self.after_event: Callable[[], None] | None = None
 
     @property
     def db(self) -> Database:
@@ -71,7 +73,10 @@ class MentorBot:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
         for attempt in (1, 2):
             try:
-                return await self._handle_once(event)
+                response = await self._handle_once(event)
+                if self.after_event is not None:
+                    self.after_event()
+                return response
             except UserError as err:
                 return Response([Message(self.rt.t(err.key, **err.params))])
             except (IntegrityError, DBAPIError) as exc:

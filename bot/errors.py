@@ -8,7 +8,7 @@ from typing import Any
 class UserError(Exception):
     """Bad input. Carries a prompt key and its placeholders; the transaction is rolled back."""
 
-    def __init__(self, key: str, **params: Any) -> None:
+    def __init__(self, key: str, /, **params: Any) -> None:
         super().__init__(key)
         self.key = key
         self.params = params

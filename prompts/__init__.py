@@ -49,7 +49,7 @@ class _Lenient(dict[str, Any]):
         return "…"
 
 
-def say(key: str, lang: str = DEFAULT_LANGUAGE, **params: Any) -> str:
+def say(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
     """Render template `key`. A missing placeholder is logged, never raised at a person."""
     template = catalog(lang).get(key)
     if not isinstance(template, str):

@@ -3,14 +3,17 @@ MENTORBOT_TEST_POSTGRES_URL is set), a manual clock, and the console harness."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
@@ -38,24 +41,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_ready() -> str | None:
-    """Start PostgreSQL tests from an empty schema, migrated once."""
+def pg_ready() -> Iterator[str | None]:
+    """A PostgreSQL database of this test session's own (runs side by side never collide), migrated once."""
     if not PG_URL:
-        return None
-    import asyncio
+        yield None
+        return
+    server = make_url(asyncpg_url(PG_URL))
+    name = f"mentorbot_test_{os.getpid()}"
 
-    url = asyncpg_url(PG_URL)
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
 
-    async def reset() -> None:
-        db = Database(url)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await db.close()
-
-    asyncio.run(reset())
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
-    return url
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -315,5 +315,12 @@ async def delivery_failed(session: AsyncSession, rt: Runtime, row: Outbox, now: 
     if program is None:
         return
     pair = await session.get(Pair, int(row.target)) if row.dest_kind == "pair" else None
-    reason = rt.t("escalation.delivery_reason", key=row.key, error=row.last_error or "?")
+    if pair is not None:
+        dest = await label(session, rt, pair)
+    elif row.dest_kind == "user" and (member := await session.get(Member, int(row.target))):
+        dest = member.display_name
+    else:
+        dest = row.target
+    what = row.key.split(":", 1)[0]
+    reason = rt.t("escalation.delivery_reason", dest=dest, what=what, error=row.last_error or "?")
     await raise_escalation(session, rt, now, program=program, kind=EscalationKind.DELIVERY, reason=reason, pair=pair)

@@ -1,0 +1,189 @@
+"""Nothing twice, nothing lost: the outbox under restarts, concurrent sweeps, downtime and failing sends."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from bot.clock import ManualClock
+from bot.core import MentorBot
+from bot.delivery import MAX_ATTEMPTS
+from storage.db import Database
+from storage.models import Escalation, EscalationKind, Outbox, OutboxStatus
+from tests.conftest import SETUP, Script
+from tests.fakes import RecordingMessenger, fail_times
+
+PAIRS = """
+@erin /mentor join mentor
+@dave /mentor join mentee
+@carol /mentor pair @bob @alice
+@carol /mentor pair @erin @dave
+"""
+NUDGE_AT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # after both pairs' Monday 10:00 local
+
+
+async def setup_pairs(run: Script) -> None:
+    await run(SETUP + PAIRS)
+
+
+def replace_messenger(bot: MentorBot) -> RecordingMessenger:
+    recorder = RecordingMessenger()
+    bot.add_messenger(recorder)
+    return recorder
+
+
+async def outbox(db: Database, prefix: str) -> list[Outbox]:
+    async with db.transaction() as s:
+        return list((await s.exec(select(Outbox).where(Outbox.key.startswith(prefix)))).all())  # type: ignore[attr-defined]
+
+
+async def test_a_second_process_on_the_same_database_sends_no_duplicate(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    first = replace_messenger(bot)
+    clock.set(NUDGE_AT)
+    await bot.run_sweeps()  # planned, then the process dies before delivering
+    other_db = Database(db.url)
+    restarted = MentorBot(other_db, clock)
+    second = RecordingMessenger()
+    restarted.add_messenger(second)
+    try:
+        await restarted.tick()
+        await restarted.tick()
+        await bot.tick()
+    finally:
+        await other_db.close()
+    assert sorted(second.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]
+    assert first.keys("nudge:") == []
+
+
+async def test_two_sweeps_at_once_send_each_nudge_once(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    first = replace_messenger(bot)
+    other_db = Database(db.url)
+    twin = MentorBot(other_db, clock)
+    second = RecordingMessenger()
+    twin.add_messenger(second)
+    clock.set(NUDGE_AT)
+    try:
+        await asyncio.gather(bot.tick(), twin.tick(), bot.tick(), twin.tick())
+    finally:
+        await other_db.close()
+    keys = first.keys("nudge:") + second.keys("nudge:")
+    assert sorted(keys) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]
+    assert len(await outbox(db, "nudge:")) == 2
+
+
+async def test_a_long_downtime_yields_one_catch_up_nudge(run: Script, bot: MentorBot, clock: ManualClock) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    clock.advance(timedelta(days=23))  # three Mondays pass while the bot is down
+    await bot.tick()
+    await bot.tick()
+    assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-21", "nudge:2:2026-12-21"]
+
+
+async def test_failed_sends_are_retried_with_back_off_and_sent_once(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(2, when=lambda d, k: k.startswith("nudge:1:"))
+    clock.set(NUDGE_AT)
+    await bot.tick()
+    [row] = await outbox(db, "nudge:1:")
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.PENDING, 1, "simulated failure")
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=30)
+    await bot.tick()  # not due yet: nothing happens
+    assert row.attempts == 1 and recorder.keys("nudge:1:") == []
+    clock.advance(timedelta(seconds=30))
+    await bot.deliver()
+    clock.advance(timedelta(seconds=60))  # the second back-off doubles
+    await bot.deliver()
+    await bot.deliver()
+    assert recorder.keys("nudge:1:") == ["nudge:1:2026-12-07"]
+    [row] = await outbox(db, "nudge:1:")
+    assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)
+
+
+async def test_retry_after_from_the_platform_is_respected(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(1, retry_after=7, when=lambda d, k: k.startswith("nudge:2:"))
+    clock.set(NUDGE_AT)
+    await bot.tick()
+    [row] = await outbox(db, "nudge:2:")
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=7)
+
+
+async def test_a_send_that_keeps_failing_is_kept_and_surfaced_to_coordinators(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(100, when=lambda d, k: k.startswith("nudge:1:"))
+    clock.set(NUDGE_AT)
+    for _ in range(MAX_ATTEMPTS + 1):
+        await bot.tick()
+        clock.advance(timedelta(hours=2))
+    [row] = await outbox(db, "nudge:1:")
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+    async with db.transaction() as s:
+        [esc] = (await s.exec(select(Escalation).where(Escalation.kind == EscalationKind.DELIVERY))).all()
+    assert esc.pair_id == 1 and "simulated failure" in esc.reason
+    posts = [s for s in recorder.sent if s.dest.kind == "channel" and s.key.startswith(f"escalation:{esc.id}@")]
+    assert len(posts) == 1 and "could not be delivered" in str(posts[0].message.fields)
+
+
+async def test_a_permanent_error_is_not_retried(run: Script, bot: MentorBot, db: Database, clock: ManualClock) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(100, retryable=False, when=lambda d, k: k.startswith("nudge:2:"))
+    clock.set(NUDGE_AT)
+    await bot.tick()
+    [row] = await outbox(db, "nudge:2:")
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+
+
+async def test_a_crashing_messenger_does_not_stop_the_other_sends(
+    run: Script, bot: MentorBot, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+
+    def boom(dest, key):  # type: ignore[no-untyped-def]
+        if key.startswith("nudge:1:"):
+            raise RuntimeError("bug in an adapter")
+
+    recorder.fail = boom
+    clock.set(NUDGE_AT)
+    await bot.tick()
+    assert recorder.keys("nudge:") == ["nudge:2:2026-12-07"]
+
+
+async def test_an_edit_waits_for_the_message_it_edits(run: Script, bot: MentorBot, db: Database, clock: ManualClock) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(1, when=lambda d, k: k.startswith("nudge:1:"))
+    clock.set(NUDGE_AT)
+    await bot.tick()  # the nudge failed once and waits 30 s
+    async with db.transaction() as s:
+        [checkin_id] = (await s.exec(select(Outbox.payload).where(Outbox.key == "nudge:1:2026-12-07"))).all()
+    value = checkin_id["buttons"][0]["value"]
+    from bot.events import ActionEvent, Actor
+
+    reply = await bot.handle(ActionEvent(Actor("console", "local", "alice", "alice"), "checkin.met", value))
+    assert "recorded that you met" in reply.text
+    await bot.deliver()
+    assert recorder.edits == []  # the answer edit waits for its nudge
+    clock.advance(timedelta(seconds=30))
+    await bot.deliver()
+    clock.advance(timedelta(seconds=30))
+    await bot.deliver()
+    assert recorder.keys("nudge:1:") == ["nudge:1:2026-12-07"]
+    assert len(recorder.edits) == 1 and 'alice answered "met"' in recorder.edits[0][1].text
