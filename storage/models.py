@@ -151,6 +151,7 @@ class Checkin(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("pair_id", "period"),
         sa.Index("ix_checkin_status_due", "status", "due_at"),
+        sa.Index("ix_checkin_status_closes", "status", "closes_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     pair_id: int = Field(foreign_key="pair.id", index=True)
@@ -174,7 +175,10 @@ class Feedback(SQLModel, table=True):
 
 
 class Escalation(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_escalation_program_status", "program_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_escalation_program_status", "program_id", "status"),
+        sa.Index("ix_escalation_status_opened", "status", "opened_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id")
     pair_id: int | None = Field(default=None, foreign_key="pair.id", index=True)

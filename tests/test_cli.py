@@ -1,5 +1,7 @@
 """The command line: settings are checked at start-up, the demo script runs, the database upgrades."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,28 @@ def test_a_script_line_the_console_cannot_read_is_reported_with_its_number(
     out = capsys.readouterr().out
     assert "!! line 2: after @carol comes /mentor, click, submit or cancel" in out
     assert "!! line 3: clock: 'yesterday' is neither" in out
+
+
+def _console_process(db: Path, script: Path, start: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "console", "--script", str(script), "--db",
+         f"sqlite+aiosqlite:///{db}", "--start", start],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_restarted_process_on_the_same_database_sends_no_duplicate_nudge(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    setup = tmp_path / "setup.txt"
+    setup.write_text(
+        "admin carol\n@carol /mentor program create Spring\n@bob /mentor join mentor\n"
+        "@alice /mentor join mentee\n@carol /mentor pair @bob @alice\nclock 2026-12-07T10:30Z\n"
+    )
+    first = _console_process(db, setup, "2026-11-30T08:00Z")
+    assert first.count("Check-in time, bob and alice!") == 1
+    again = tmp_path / "again.txt"
+    again.write_text("clock +1m\n")
+    second = _console_process(db, again, "2026-12-07T10:30Z")
+    assert "Check-in time" not in second

@@ -12,7 +12,7 @@ from bot.access import coordinator_program
 from bot.commands.parser import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
-from bot.flows.escalation import notify_coordinators
+from bot.flows.escalation import coordinator_targets, notify_coordinators
 from bot.messages import Message, Response
 from bot.pairs import LIVE, label
 from bot.periods import zone
@@ -168,9 +168,13 @@ async def send_digests(rt: Runtime, now: datetime) -> None:
             if now < at or at < program.created_at:
                 continue
             key = f"digest:{program.id}:{at.date().isoformat()}"
-            if (await s.exec(select(Outbox.id).where(col(Outbox.key).startswith(key + "@")).limit(1))).first():
-                continue
-            await notify_coordinators(s, program, key, await _digest(s, rt, program, at), now)
+            if not await _digest_sent(s, program, key):
+                await notify_coordinators(s, program, key, await _digest(s, rt, program, at), now)
+
+
+async def _digest_sent(s: AsyncSession, program: Program, key: str) -> bool:
+    keys = [f"{key}@{kind}:{target}" for kind, target in await coordinator_targets(s, program)]
+    return not keys or (await s.exec(select(Outbox.id).where(col(Outbox.key).in_(keys)).limit(1))).first() is not None
 
 
 async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
@@ -180,9 +184,8 @@ async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
         for program in programs:
             at = digest_time(program, now)
             if at <= now:
-                key = f"digest:{program.id}:{at.date().isoformat()}@"
-                sent = (await s.exec(select(Outbox.id).where(col(Outbox.key).startswith(key)).limit(1))).first()
-                if sent is None and at >= program.created_at:
+                key = f"digest:{program.id}:{at.date().isoformat()}"
+                if not await _digest_sent(s, program, key) and at >= program.created_at:
                     times.append(now)
                     continue
                 at = digest_time(program, now + timedelta(days=7))

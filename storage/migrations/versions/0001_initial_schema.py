@@ -177,6 +177,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('checkin', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_checkin_pair_id'), ['pair_id'], unique=False)
+        batch_op.create_index('ix_checkin_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_checkin_status_due', ['status', 'due_at'], unique=False)
 
     op.create_table('escalation',
@@ -204,6 +205,7 @@ def upgrade() -> None:
     with op.batch_alter_table('escalation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_escalation_pair_id'), ['pair_id'], unique=False)
         batch_op.create_index('ix_escalation_program_status', ['program_id', 'status'], unique=False)
+        batch_op.create_index('ix_escalation_status_opened', ['status', 'opened_at'], unique=False)
 
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -230,12 +232,14 @@ def downgrade() -> None:
 
     op.drop_table('feedback')
     with op.batch_alter_table('escalation', schema=None) as batch_op:
+        batch_op.drop_index('ix_escalation_status_opened')
         batch_op.drop_index('ix_escalation_program_status')
         batch_op.drop_index(batch_op.f('ix_escalation_pair_id'))
 
     op.drop_table('escalation')
     with op.batch_alter_table('checkin', schema=None) as batch_op:
         batch_op.drop_index('ix_checkin_status_due')
+        batch_op.drop_index('ix_checkin_status_closes')
         batch_op.drop_index(batch_op.f('ix_checkin_pair_id'))
 
     op.drop_table('checkin')
