@@ -13,8 +13,9 @@ from bot.errors import UserError
 from bot.events import Actor
 from storage.models import Enrollment, Member, Program, Role, Workspace
 
-_MENTION = re.compile(r"^<@!?([A-Za-z0-9_.\-]+)(?:\|([^>]*))?>$")
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9_.\-]{1,128})(?:\|([^>]{0,200}))?>$")
 _CHANNEL = re.compile(r"^<#([A-Za-z0-9_.\-]+)(?:\|([^>]*))?>$")
+MAX_CHANNEL_REF = 128  # the width of Program.channel_ref and Outbox.target
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ def parse_mention(token: str) -> Mention | None:
 def parse_channel(token: str) -> str | None:
     """A channel reference as the adapter gave it: <#C123|name> keeps C123; #name keeps #name."""
     if m := _CHANNEL.match(token):
-        return m.group(1)
-    if token.startswith("#") and len(token) > 1 and " " not in token:
+        return m.group(1) if len(m.group(1)) <= MAX_CHANNEL_REF else None
+    if token.startswith("#") and 1 < len(token) <= MAX_CHANNEL_REF and " " not in token:
         return token
     return None
 

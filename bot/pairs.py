@@ -41,7 +41,7 @@ async def label(session: AsyncSession, rt: Runtime, pair: Pair) -> str:
 
 def parse_pair_id(token: str) -> int | None:
     token = token.removeprefix("#")
-    return int(token) if token.isdigit() and len(token) < 10 else None
+    return int(token) if token.isdecimal() and len(token) < 10 else None
 
 
 async def pair_in_program(ctx: Ctx, program: Program, token: str) -> Pair:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.periods import valid_zone
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -44,10 +45,8 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}") from None
+        if not valid_zone(value):
+            raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}")
         return value
 
 

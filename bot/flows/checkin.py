@@ -184,7 +184,7 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
 
 async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
     """A We met / We rescheduled / We couldn't meet click. The first answer wins."""
-    checkin = await ctx.session.get(Checkin, int(value)) if value.isdigit() else None
+    checkin = await ctx.session.get(Checkin, int(value)) if value.isdecimal() and len(value) < 10 else None
     pair = await ctx.session.get(Pair, checkin.pair_id) if checkin else None
     if checkin is None or pair is None:
         raise UserError("error.stale_button")
@@ -342,7 +342,11 @@ async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
         closes = (await s.exec(due.order_by(col(Checkin.closes_at)).limit(1))).first()
         remind = (
             await s.exec(
-                due.where(col(Checkin.reminded_at).is_(None)).order_by(col(Checkin.due_at)).limit(1)
+                # Only active pairs are reminded (as in remind_unanswered); a paused pair's open
+                # check-in must not report a reminder time that never gets done.
+                due.join(Pair, col(Pair.id) == col(Checkin.pair_id))
+                .where(col(Checkin.reminded_at).is_(None), Pair.status == PairStatus.ACTIVE)
+                .order_by(col(Checkin.due_at)).limit(1)
             )
         ).first()
     times = [c.closes_at for c in (closes,) if c]

@@ -56,7 +56,7 @@ def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
         program.tz = opts["tz"]
     if "threshold" in opts:
         value = opts["threshold"]
-        if not value.isdigit() or not 1 <= int(value) <= 10:
+        if not value.isdecimal() or not 1 <= int(value) <= 10:
             raise UserError("error.bad_threshold", value=value)
         program.missed_threshold = int(value)
 
@@ -111,18 +111,21 @@ async def program_list(ctx: Ctx, args: Args) -> Response:
 
 
 async def _mentioned_or_new(ctx: Ctx, token: str) -> Member:
-    """A mentioned person; someone the bot has not met yet is added when the platform names them."""
+    """A mentioned person; someone the bot has not met yet is added if the platform knows them."""
     mention = parse_mention(token)
     if mention is None:
         raise UserError("error.not_a_mention", token=token)
     member = await find_member(ctx.session, ctx.ws, mention)
-    if member is None and mention.user_id:
-        member = Member(workspace_id=ctx.ws.id, external_id=mention.user_id,  # type: ignore[arg-type]
-                        display_name=mention.name or mention.user_id, created_at=ctx.now)
-        ctx.session.add(member)
-        await ctx.session.flush()
+    if member is None and mention.user_id and ctx.rt.lookup_profile is not None:
+        profile = await ctx.rt.lookup_profile(ctx.ws.platform, ctx.ws.external_id, mention.user_id)
+        if profile is not None:
+            member = Member(workspace_id=ctx.ws.id, external_id=profile.user_id,  # type: ignore[arg-type]
+                            display_name=profile.display_name or mention.name, tz_from_platform=profile.tz,
+                            created_at=ctx.now)
+            ctx.session.add(member)
+            await ctx.session.flush()
     if member is None:
-        raise UserError("error.unknown_person", name=mention.name)
+        raise UserError("error.unknown_person", name=mention.name or mention.user_id or token)
     return member
 
 

@@ -34,10 +34,15 @@ REPORT_FORM = "escalation.report"
 RESOLVE_FORM = "escalation.resolve"
 
 
-async def coordinator_targets(session: AsyncSession, program: Program) -> list[tuple[str, str]]:
-    """Where coordinator notices go: the coordinators' channel, else each coordinator by DM."""
+async def coordinator_targets(
+    session: AsyncSession, program: Program, pair_id: int | None = None
+) -> list[tuple[str, str]]:
+    """Where coordinator notices go: the coordinators' channel, else each coordinator by DM, except
+    a coordinator who is in the pair the notice is about (their partner's report is not for them)."""
     if program.channel_ref:
         return [("channel", program.channel_ref)]
+    pair = await session.get(Pair, pair_id) if pair_id else None
+    in_the_pair = {pair.member_a_id, pair.member_b_id} if pair else set()
     ids = (
         await session.exec(
             select(Enrollment.member_id).where(
@@ -47,13 +52,15 @@ async def coordinator_targets(session: AsyncSession, program: Program) -> list[t
             )
         )
     ).all()
-    return [("user", str(i)) for i in ids]
+    return [("user", str(i)) for i in ids if i not in in_the_pair]
 
 
 async def notify_coordinators(
-    session: AsyncSession, program: Program, key: str, message: Message, now: datetime, edits: str | None = None
+    session: AsyncSession, program: Program, key: str, message: Message, now: datetime, edits: str | None = None,
+    pair_id: int | None = None,
 ) -> None:
-    """Queue one notice to the coordinators; `edits` names the earlier notice it replaces, if any."""
+    """Queue one notice to the coordinators; `edits` names the earlier notice it replaces, if any;
+    `pair_id` the pair it is about, whose members never get it."""
     rows = [
         outbox_row(
             key=f"{key}@{kind}:{target}",
@@ -65,7 +72,7 @@ async def notify_coordinators(
             now=now,
             edits_key=f"{edits}@{kind}:{target}" if edits else None,
         )
-        for kind, target in await coordinator_targets(session, program)
+        for kind, target in await coordinator_targets(session, program, pair_id)
     ]
     await enqueue_rows(session, rows)
 
@@ -133,7 +140,8 @@ async def raise_escalation(
     )
     session.add(esc)
     await session.flush()
-    await notify_coordinators(session, program, f"escalation:{esc.id}", await _post(session, rt, esc), now)
+    await notify_coordinators(session, program, f"escalation:{esc.id}", await _post(session, rt, esc), now,
+                              pair_id=esc.pair_id)
     return esc
 
 
@@ -149,11 +157,11 @@ async def _refresh_post(ctx: Ctx, esc: Escalation, step: str) -> None:
     assert program is not None
     message = await _post(ctx.session, ctx.rt, esc)
     await notify_coordinators(ctx.session, program, f"escalation:{esc.id}:{step}", message, ctx.now,
-                              edits=f"escalation:{esc.id}")
+                              edits=f"escalation:{esc.id}", pair_id=esc.pair_id)
 
 
 async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Escalation:
-    esc_id = int(token.removeprefix("#")) if token.removeprefix("#").isdigit() and len(token) < 10 else None
+    esc_id = int(token.removeprefix("#")) if token.removeprefix("#").isdecimal() and len(token) < 10 else None
     if esc_id is None:
         raise UserError("error.not_an_escalation_id", token=token)
     esc = await ctx.session.get(Escalation, esc_id)
@@ -237,7 +245,7 @@ async def rematch_command(ctx: Ctx, args: Args) -> Response:
 
 async def report_button(ctx: Ctx, value: str) -> Response:
     """The Report a problem button opens a private form."""
-    pair = await ctx.session.get(Pair, int(value)) if value.isdigit() else None
+    pair = await ctx.session.get(Pair, int(value)) if value.isdecimal() and len(value) < 10 else None
     if pair is None or not in_pair(pair, ctx.me.id):
         raise UserError("error.stale_button")
     form = Form(
@@ -251,7 +259,7 @@ async def report_button(ctx: Ctx, value: str) -> Response:
 
 
 async def report_form(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
-    pair = await ctx.session.get(Pair, int(state)) if state.isdigit() else None
+    pair = await ctx.session.get(Pair, int(state)) if state.isdecimal() and len(state) < 10 else None
     if pair is None or not in_pair(pair, ctx.me.id):
         raise UserError("error.stale_button")
     program = await ctx.session.get(Program, pair.program_id)
@@ -295,7 +303,7 @@ async def remind_unacknowledged(rt: Runtime, now: datetime) -> None:
             message = Message(rt.t("escalation.reminder", id=esc.id, program=program.name,
                                    kind=rt.t(f"escalation.kind_{esc.kind}")),
                               buttons=(Button(rt.t("button.acknowledge"), "escalation.ack", str(esc.id), "primary"),))
-            await notify_coordinators(s, program, f"escalation-reminder:{esc.id}", message, now)
+            await notify_coordinators(s, program, f"escalation-reminder:{esc.id}", message, now, pair_id=esc.pair_id)
 
 
 async def next_unacknowledged(rt: Runtime, now: datetime) -> datetime | None:

@@ -45,9 +45,10 @@ async def rating_requests(
 async def rate(ctx: Ctx, value: str) -> Response:
     """A 1-5 click: recorded at once, then an optional note form."""
     checkin_part, _, rating_part = value.partition(":")
-    checkin = await ctx.session.get(Checkin, int(checkin_part)) if checkin_part.isdigit() else None
+    checkin = (await ctx.session.get(Checkin, int(checkin_part))
+               if checkin_part.isdecimal() and len(checkin_part) < 10 else None)
     pair = await ctx.session.get(Pair, checkin.pair_id) if checkin else None
-    if checkin is None or pair is None or not rating_part.isdigit() or not 1 <= int(rating_part) <= 5:
+    if checkin is None or pair is None or not rating_part.isdecimal() or not 1 <= int(rating_part) <= 5:
         raise UserError("error.stale_button")
     if not in_pair(pair, ctx.me.id):
         raise UserError("error.not_your_checkin")
@@ -97,7 +98,7 @@ async def rate(ctx: Ctx, value: str) -> Response:
 
 async def add_note(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     """The optional note after a rating; a note on a low rating is passed to the coordinators."""
-    feedback = await ctx.session.get(Feedback, int(state)) if state.isdigit() else None
+    feedback = await ctx.session.get(Feedback, int(state)) if state.isdecimal() and len(state) < 10 else None
     if feedback is None or feedback.member_id != ctx.me.id:
         raise UserError("error.stale_button")
     note = values.get("note", "").strip()
@@ -121,6 +122,6 @@ async def add_note(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
             await notify_coordinators(
                 ctx.session, program, f"escalation-note:{esc.id}:{feedback.id}",
                 Message(ctx.t("escalation.note_added", id=esc.id, who=ctx.me.display_name, note=feedback.note)),
-                ctx.now,
+                ctx.now, pair_id=esc.pair_id,
             )
     return ctx.reply("feedback.note_saved")

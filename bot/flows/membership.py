@@ -97,7 +97,7 @@ async def profile(ctx: Ctx, args: Args) -> Response:
         me.goals = opts["goals"].strip()
     if "capacity" in opts:
         cap = opts["capacity"]
-        if not cap.isdigit() or not 1 <= int(cap) <= MAX_CAPACITY:
+        if not cap.isdecimal() or not 1 <= int(cap) <= MAX_CAPACITY:
             raise UserError("error.bad_capacity", value=cap, max=MAX_CAPACITY)
         mentoring = (
             await ctx.session.exec(
@@ -207,6 +207,12 @@ async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -
         if partner is not None and not partner.paused:
             pair.status = PairStatus.ACTIVE
             pair.active_since = now
+        if partner is not None:  # the pause told them "I'll let you know when they resume"
+            await enqueue(
+                s, key=f"resumed-partner:{pair.id}:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,
+                program_id=pair.program_id, dest_kind="user", target=partner.id,  # type: ignore[arg-type]
+                message=Message(rt.t("resume.partner_told", who=member.display_name)), now=now,
+            )
 
 
 async def resume(ctx: Ctx, args: Args) -> Response:
@@ -263,11 +269,14 @@ async def end_pair(s: AsyncSession, rt: Runtime, now: datetime, pair: Pair, reas
         )
 
 
-async def _leave_program(s: AsyncSession, rt: Runtime, now: datetime, me: Member, program: Program) -> None:
+async def _leave_program(s: AsyncSession, rt: Runtime, now: datetime, me: Member, program: Program,
+                         *, keep_coordinator: bool = False) -> None:
     for e in (
         await s.exec(select(Enrollment).where(Enrollment.program_id == program.id, Enrollment.member_id == me.id,
                                               col(Enrollment.active).is_(True)))
     ).all():
+        if keep_coordinator and e.role == Role.COORDINATOR:
+            continue  # stepping down is /mentor coordinators remove, which keeps the last coordinator
         e.active, e.left_at = False, now
     for pair in await pairs_of(s, me, LIVE):
         if pair.program_id != program.id:
@@ -288,11 +297,12 @@ async def leave(ctx: Ctx, args: Args) -> Response:
     enrolled = (
         await ctx.session.exec(select(Enrollment).where(Enrollment.program_id == program.id,
                                                         Enrollment.member_id == ctx.me.id,
+                                                        Enrollment.role != Role.COORDINATOR,
                                                         col(Enrollment.active).is_(True)))
     ).first()
     if enrolled is None:
         raise UserError("error.not_in_program", program=program.name)
-    await _leave_program(ctx.session, ctx.rt, ctx.now, ctx.me, program)
+    await _leave_program(ctx.session, ctx.rt, ctx.now, ctx.me, program, keep_coordinator=True)
     return ctx.reply("leave.done", program=program.name)
 
 

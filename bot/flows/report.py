@@ -195,14 +195,17 @@ async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
 
 async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime) -> Message:
     since = at - timedelta(days=7)
+    # Last week's periods by their (program-local) date: a check-in due this Monday morning, before
+    # the digest, belongs to this week, not last.
+    last_week = (col(Checkin.period) >= since.date().isoformat(), col(Checkin.period) < at.date().isoformat())
     week = (
         await s.exec(select(Checkin.status).join(Pair, col(Pair.id) == col(Checkin.pair_id))
-                     .where(Pair.program_id == program.id, Checkin.due_at >= since, Checkin.due_at < at))
+                     .where(Pair.program_id == program.id, *last_week))
     ).all()
     ratings = (
         await s.exec(select(Feedback.rating).join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
                      .join(Pair, col(Pair.id) == col(Checkin.pair_id))
-                     .where(Pair.program_id == program.id, Feedback.created_at >= since, Feedback.created_at < at))
+                     .where(Pair.program_id == program.id, *last_week))
     ).all()
     active = (
         await s.exec(select(func.count()).select_from(Pair).where(Pair.program_id == program.id,
