@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands.parser import Args
+from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from storage.models import Checkin, Feedback, Member, Pair, PairStatus, Program
@@ -39,13 +39,8 @@ async def label(session: AsyncSession, rt: Runtime, pair: Pair) -> str:
     return rt.t("pair.label", id=pair.id, mentor=a.display_name, mentee=b.display_name)
 
 
-def parse_pair_id(token: str) -> int | None:
-    token = token.removeprefix("#")
-    return int(token) if token.isdecimal() and len(token) < 10 else None
-
-
 async def pair_in_program(ctx: Ctx, program: Program, token: str) -> Pair:
-    pair_id = parse_pair_id(token)
+    pair_id = as_id(token)
     if pair_id is None:
         raise UserError("error.not_a_pair_id", token=token)
     pair = await ctx.session.get(Pair, pair_id)
@@ -60,7 +55,7 @@ async def my_pair(ctx: Ctx, args: Args, command: str) -> Pair:
     if not mine:
         raise UserError("error.no_pair")
     if token := args.options.get("pair"):
-        pair_id = parse_pair_id(token)
+        pair_id = as_id(token)
         for pair in mine:
             if pair.id == pair_id:
                 return pair

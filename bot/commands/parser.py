@@ -51,3 +51,16 @@ def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[s
             args.words.append(token)
         i += 1
     return args
+
+
+def as_id(text: str) -> int | None:
+    """A row id as typed (`3`, `#3`) or carried by a button; None for anything else, however odd."""
+    text = text.removeprefix("#")
+    # isdecimal, not isdigit: "²" is a digit int() refuses; nine digits fit any integer column.
+    return int(text) if text.isdecimal() and len(text) < 10 else None
+
+
+def as_int_in(text: str, low: int, high: int) -> int | None:
+    """A whole number from low to high, or None."""
+    value = as_id(text) if not text.startswith("#") else None
+    return value if value is not None and low <= value <= high else None

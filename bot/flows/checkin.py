@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands.parser import Args
+from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.flows.escalation import open_escalation, raise_escalation
@@ -81,7 +81,9 @@ async def plan_due(rt: Runtime, now: datetime) -> int:
             planned += await _plan_batch(s, rt, now, batch)
 
 
-async def _active_pairs(s: AsyncSession, after_id: int) -> list[tuple[Pair, Program, Member, Member]]:
+async def _active_pairs(
+    s: AsyncSession, after_id: int, *, lock: bool = True
+) -> list[tuple[Pair, Program, Member, Member]]:
     a, b = aliased(Member), aliased(Member)
     stmt = (
         select(Pair, Program, a, b)
@@ -91,29 +93,34 @@ async def _active_pairs(s: AsyncSession, after_id: int) -> list[tuple[Pair, Prog
         .where(Pair.status == PairStatus.ACTIVE, col(Program.archived).is_(False), col(Pair.id) > after_id)
         .order_by(col(Pair.id))
         .limit(PLAN_BATCH)
-        # Another replica planning at the same moment skips the pairs this one holds.
-        .with_for_update(skip_locked=True, of=Pair)
     )
+    if lock:
+        # Another replica planning at the same moment skips the pairs this one holds.
+        stmt = stmt.with_for_update(skip_locked=True, of=Pair)
     return list((await s.exec(stmt)).all())  # type: ignore[arg-type]
 
 
-async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> int:
-    wanted: dict[int, tuple[Pair, Program, Member, Member, date, datetime, tuple[str, ...]]] = {}
+_Due = tuple[Pair, Program, Member, Member, date, datetime, tuple[str, ...]]
+
+
+async def _unplanned(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> list[_Due]:
+    """The pairs of `batch` whose newest due period has no check-in yet, with that period."""
+    wanted: dict[int, _Due] = {}
     for pair, program, a, b in batch:
         zs = zones(rt, a, b)
         found = latest_period(program, zs, now)
         if found and found[1] > pair.active_since:
             wanted[pair.id] = (pair, program, a, b, found[0], found[1], zs)  # type: ignore[index]
     if not wanted:
-        return 0
+        return []
     existing = set(
-        (
-            await s.exec(
-                select(Checkin.pair_id, Checkin.period).where(col(Checkin.pair_id).in_(list(wanted)))
-            )
-        ).all()
+        (await s.exec(select(Checkin.pair_id, Checkin.period).where(col(Checkin.pair_id).in_(list(wanted))))).all()
     )
-    new = [w for pid, w in wanted.items() if (pid, w[4].isoformat()) not in existing]
+    return [w for pid, w in wanted.items() if (pid, w[4].isoformat()) not in existing]
+
+
+async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> int:
+    new = await _unplanned(s, rt, now, batch)
     checkins = [_checkin_for(program, pair, day, due, zs) for pair, program, _, _, day, due, zs in new]
     s.add_all(checkins)
     await s.flush()
@@ -138,20 +145,21 @@ async def next_plan_time(rt: Runtime, now: datetime) -> datetime | None:
     soonest: datetime | None = None
     async with rt.db.transaction() as s:
         after_id = 0
-        while batch := await _active_pairs(s, after_id):
+        while batch := await _active_pairs(s, after_id, lock=False):
             after_id = batch[-1][0].id  # type: ignore[assignment]
+            if await _unplanned(s, rt, now, batch):
+                return now
             for pair, program, a, b in batch:
-                zs = zones(rt, a, b)
-                due = next_period(program, zs, max(now, pair.active_since))[1]
-                found = latest_period(program, zs, now)
-                if found and found[1] > pair.active_since:
-                    exists = (
-                        await s.exec(select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == found[0].isoformat()))
-                    ).first()
-                    if exists is None:
-                        due = now
+                due = next_period(program, zones(rt, a, b), max(now, pair.active_since))[1]
                 soonest = due if soonest is None else min(soonest, due)
     return soonest
+
+
+async def _locked(ctx: Ctx, pair: Pair) -> Pair:
+    """Hold the pair's row so the planner (which skips locked pairs) cannot create the same check-in."""
+    locked = await ctx.session.get(Pair, pair.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    return locked
 
 
 async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: CheckinStatus) -> None:
@@ -184,7 +192,9 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
 
 async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
     """A We met / We rescheduled / We couldn't meet click. The first answer wins."""
-    checkin = await ctx.session.get(Checkin, int(value)) if value.isdecimal() and len(value) < 10 else None
+    # Locked: two members clicking at once on PostgreSQL must not both count as the first answer.
+    checkin_id = as_id(value)
+    checkin = await ctx.session.get(Checkin, checkin_id, with_for_update=True) if checkin_id else None
     pair = await ctx.session.get(Pair, checkin.pair_id) if checkin else None
     if checkin is None or pair is None:
         raise UserError("error.stale_button")
@@ -208,7 +218,7 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
     """`/mentor checkin`: we met, record it for the open period (or the coming one)."""
     if args.words:
         raise UserError("error.checkin_no_words")
-    pair = await my_pair(ctx, args, "checkin")
+    pair = await _locked(ctx, await my_pair(ctx, args, "checkin"))
     if pair.status != PairStatus.ACTIVE:
         raise UserError("error.pair_paused", id=pair.id)
     open_one = (
@@ -244,6 +254,7 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
 
 async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
     """A coordinator's nudge: repeat the open check-in's question, or open the next period early."""
+    pair = await _locked(ctx, pair)
     if pair.status != PairStatus.ACTIVE:
         return False
     a, b = await members_of(ctx.session, pair)

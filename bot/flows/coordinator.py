@@ -6,7 +6,7 @@ from sqlmodel import col, func, select
 
 from bot import audit
 from bot.access import coordinator_program
-from bot.commands.parser import Args
+from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx
 from bot.directory import find_member, member_from_token, parse_channel, parse_mention, programs_of
 from bot.errors import UserError
@@ -56,9 +56,10 @@ def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
         program.tz = opts["tz"]
     if "threshold" in opts:
         value = opts["threshold"]
-        if not value.isdecimal() or not 1 <= int(value) <= 10:
+        threshold = as_int_in(value, 1, 10)
+        if threshold is None:
             raise UserError("error.bad_threshold", value=value)
-        program.missed_threshold = int(value)
+        program.missed_threshold = threshold
 
 
 async def program_create(ctx: Ctx, args: Args) -> Response:

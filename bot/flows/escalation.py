@@ -10,9 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.access import member_program
-from bot.commands.parser import Args
+from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
-from bot.directory import is_coordinator
+from bot.directory import coordinated_programs, is_coordinator
 from bot.errors import UserError
 from bot.messages import Button, Form, FormField, Message, Response
 from bot.outbox import enqueue_rows, outbox_row
@@ -161,12 +161,15 @@ async def _refresh_post(ctx: Ctx, esc: Escalation, step: str) -> None:
 
 
 async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Escalation:
-    esc_id = int(token.removeprefix("#")) if token.removeprefix("#").isdecimal() and len(token) < 10 else None
+    esc_id = as_id(token)
     if esc_id is None:
         raise UserError("error.not_an_escalation_id", token=token)
-    esc = await ctx.session.get(Escalation, esc_id)
+    esc = await ctx.session.get(Escalation, esc_id, with_for_update=True)
     program = await ctx.session.get(Program, esc.program_id) if esc else None
     if esc is None or program is None or program.workspace_id != ctx.ws.id:
+        # Someone who coordinates nothing learns nothing, not even which ids exist.
+        if not await coordinated_programs(ctx.session, ctx.me, ctx.ws):
+            raise UserError("error.not_coordinator_any", command=command)
         raise UserError("error.unknown_escalation", id=esc_id)
     if not await is_coordinator(ctx.session, ctx.me, program):
         raise UserError("error.not_coordinator", command=command, program=program.name)
@@ -245,7 +248,8 @@ async def rematch_command(ctx: Ctx, args: Args) -> Response:
 
 async def report_button(ctx: Ctx, value: str) -> Response:
     """The Report a problem button opens a private form."""
-    pair = await ctx.session.get(Pair, int(value)) if value.isdecimal() and len(value) < 10 else None
+    pair_id = as_id(value)
+    pair = await ctx.session.get(Pair, pair_id) if pair_id else None
     if pair is None or not in_pair(pair, ctx.me.id):
         raise UserError("error.stale_button")
     form = Form(
@@ -259,7 +263,8 @@ async def report_button(ctx: Ctx, value: str) -> Response:
 
 
 async def report_form(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
-    pair = await ctx.session.get(Pair, int(state)) if state.isdecimal() and len(state) < 10 else None
+    pair_id = as_id(state)
+    pair = await ctx.session.get(Pair, pair_id) if pair_id else None
     if pair is None or not in_pair(pair, ctx.me.id):
         raise UserError("error.stale_button")
     program = await ctx.session.get(Program, pair.program_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands.parser import as_id, as_int_in
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.flows.escalation import notify_coordinators, raise_escalation
@@ -45,10 +46,10 @@ async def rating_requests(
 async def rate(ctx: Ctx, value: str) -> Response:
     """A 1-5 click: recorded at once, then an optional note form."""
     checkin_part, _, rating_part = value.partition(":")
-    checkin = (await ctx.session.get(Checkin, int(checkin_part))
-               if checkin_part.isdecimal() and len(checkin_part) < 10 else None)
+    checkin_id, rating = as_id(checkin_part), as_int_in(rating_part, 1, 5)
+    checkin = await ctx.session.get(Checkin, checkin_id) if checkin_id else None
     pair = await ctx.session.get(Pair, checkin.pair_id) if checkin else None
-    if checkin is None or pair is None or not rating_part.isdecimal() or not 1 <= int(rating_part) <= 5:
+    if checkin is None or pair is None or rating is None:
         raise UserError("error.stale_button")
     if not in_pair(pair, ctx.me.id):
         raise UserError("error.not_your_checkin")
@@ -61,7 +62,6 @@ async def rate(ctx: Ctx, value: str) -> Response:
     ).first()
     if given is not None:
         return ctx.reply("feedback.already", rating=given.rating)
-    rating = int(rating_part)
     feedback = Feedback(checkin_id=checkin.id, member_id=ctx.me.id, rating=rating, created_at=ctx.now)  # type: ignore[arg-type]
     ctx.session.add(feedback)
     await ctx.session.flush()
@@ -98,7 +98,8 @@ async def rate(ctx: Ctx, value: str) -> Response:
 
 async def add_note(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     """The optional note after a rating; a note on a low rating is passed to the coordinators."""
-    feedback = await ctx.session.get(Feedback, int(state)) if state.isdecimal() and len(state) < 10 else None
+    feedback_id = as_id(state)
+    feedback = await ctx.session.get(Feedback, feedback_id) if feedback_id else None
     if feedback is None or feedback.member_id != ctx.me.id:
         raise UserError("error.stale_button")
     note = values.get("note", "").strip()

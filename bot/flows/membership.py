@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.access import member_program
-from bot.commands.parser import Args
+from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx, Runtime
 from bot.directory import interests_of, programs_of
 from bot.errors import UserError
@@ -97,7 +97,8 @@ async def profile(ctx: Ctx, args: Args) -> Response:
         me.goals = opts["goals"].strip()
     if "capacity" in opts:
         cap = opts["capacity"]
-        if not cap.isdecimal() or not 1 <= int(cap) <= MAX_CAPACITY:
+        capacity = as_int_in(cap, 1, MAX_CAPACITY)
+        if capacity is None:
             raise UserError("error.bad_capacity", value=cap, max=MAX_CAPACITY)
         mentoring = (
             await ctx.session.exec(
@@ -108,8 +109,8 @@ async def profile(ctx: Ctx, args: Args) -> Response:
         if not mentoring:
             raise UserError("error.capacity_not_mentor")
         for e in mentoring:
-            e.capacity = int(cap)
-    capacity = (
+            e.capacity = capacity
+    shown_capacity = (
         await ctx.session.exec(
             select(Enrollment.capacity).where(Enrollment.member_id == me.id, Enrollment.role == Role.MENTOR,
                                               col(Enrollment.active).is_(True))
@@ -119,7 +120,7 @@ async def profile(ctx: Ctx, args: Args) -> Response:
         (ctx.t("profile.field_tz"), ctx.rt.tz(me)),
         (ctx.t("profile.field_interests"), ", ".join(interests_of(me)) or "-"),
         (ctx.t("profile.field_goals"), me.goals or "-"),
-        (ctx.t("profile.field_capacity"), str(capacity) if capacity is not None else "-"),
+        (ctx.t("profile.field_capacity"), str(shown_capacity) if shown_capacity is not None else "-"),
     )
     key = "profile.updated" if opts else "profile.show"
     return Response([Message(ctx.t(key, name=me.display_name), fields)])
