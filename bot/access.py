@@ -26,7 +26,8 @@ async def coordinator_program(ctx: Ctx, args: Args, command: str) -> Program:
             raise UserError("error.no_programs_coordinator" if ctx.me.is_admin else "error.not_coordinator_any",
                             command=command)
         raise UserError("error.not_coordinator_any", command=command)
-    raise UserError("error.which_program", names=", ".join(p.name for p in mine), command=command)
+    raise UserError("error.which_program", names=", ".join(p.name for p in mine), command=command,
+                    example=mine[0].name)
 
 
 async def member_program(ctx: Ctx, args: Args, name: str | None = None) -> Program:

@@ -27,6 +27,7 @@ from storage.db import Database
 from storage.models import Member, Outbox, OutboxStatus, ProcessedEvent, Workspace
 
 log = logging.getLogger(__name__)
+ECHO_LIMIT = 80
 
 ActionHandler = Callable[[Ctx, str], Awaitable[Response]]
 FormHandler = Callable[[Ctx, str, dict[str, str]], Awaitable[Response]]
@@ -83,7 +84,7 @@ class MentorBot:
                     self.after_event()
                 return response
             except UserError as err:
-                return Response([Message(self.rt.t(err.key, **err.params))])
+                return Response([Message(self.rt.t(err.key, **_clipped(err.params)))])
             except (IntegrityError, DBAPIError) as exc:
                 # A concurrent twin of this event won a race; the retry sees its result.
                 if attempt == 2:
@@ -170,6 +171,12 @@ class MentorBot:
             if ws is None or me is None:
                 return Viewer(self.rt.default_tz, False)
             return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
+
+
+def _clipped(params: dict[str, object], limit: int = ECHO_LIMIT) -> dict[str, object]:
+    """Replies quote what people typed; a pasted essay is quoted only in part."""
+    return {k: v[:limit] + "…" if isinstance(v, str) and len(v) > limit and k != "usage" else v
+            for k, v in params.items()}
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ CASES = [
          id="unpair-not-a-number"),
     case(PAIRED, "@carol /mentor unpair ² no reason", '"²" is not a pair number', id="unpair-superscript"),
     case(PAIRED, "@carol /mentor unpair 99999999999999999999 x", "is not a pair number", id="unpair-huge-number"),
-    case(ENDED, "@carol /mentor unpair 1 again", "Pair #1 has ended", id="unpair-ended"),
+    case(ENDED, "@carol /mentor unpair 1 again", "Pair #1 has already ended", id="unpair-ended"),
     case(PAIRED, "@carol /mentor nudge 99", "There is no pair #99 in Spring", id="nudge-unknown-pair"),
     case(PAIRED, "@carol /mentor nudge abc", '"abc" is not a pair number', id="nudge-not-a-number"),
     case(PAUSED, "@carol /mentor nudge 1", "Pair #1 is paused, so it gets no nudges", id="nudge-paused-pair"),
@@ -440,3 +440,9 @@ async def test_bad_input_gets_a_short_answer_and_changes_nothing(
         assert len(after["processedevent"]) == len(before["processedevent"]) + 1
         assert after["member"][: len(before["member"])] == before["member"]
         assert len(after["member"]) - len(before["member"]) <= 1
+
+
+async def test_a_pasted_essay_is_quoted_back_only_in_part(run: Script) -> None:
+    essay = "x" * 5000
+    reply = (await run(f"@zed /mentor {essay}")).split("(only zed sees)")[1]
+    assert "x" * 80 + "…" in reply and "x" * 81 not in reply

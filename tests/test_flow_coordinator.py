@@ -198,7 +198,7 @@ async def test_pairs_lists_the_record_and_flags_pairs_at_risk(run: Script) -> No
 
 async def test_pairs_all_includes_ended_pairs(run: Script) -> None:
     out = await run(PAIRED + "@carol /mentor unpair 1 moved\n@carol /mentor pairs\n@carol /mentor pairs --all")
-    assert "(only carol sees) No pairs in Spring yet." in out
+    assert "(only carol sees) No active or paused pairs in Spring; /mentor pairs --all also shows ended ones." in out
     assert "#1 bob (mentor) & alice (mentee): ended, met 0/0" in out
 
 

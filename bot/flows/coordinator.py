@@ -237,7 +237,7 @@ async def unpair(ctx: Ctx, args: Args) -> Response:
         raise UserError("error.unpair_usage")
     target = await pair_in_program(ctx, program, args.words[0])
     if target.status == PairStatus.ENDED:
-        raise UserError("error.pair_ended", id=target.id)
+        raise UserError("error.already_ended", id=target.id)
     reason = args.rest(1)
     await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)))
     await audit.record(ctx, "unpair", f"#{target.id}: {reason}", program.id)
@@ -258,7 +258,10 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
     if "at-risk" in args.flags:
         rows = [p for p in rows if p.id in risky]
     if not rows:
-        return ctx.reply("pairs.none_at_risk" if "at-risk" in args.flags else "pairs.none", program=program.name)
+        if "at-risk" in args.flags:
+            return ctx.reply("pairs.none_at_risk", program=program.name)
+        any_pair = (await ctx.session.exec(select(Pair.id).where(Pair.program_id == program.id).limit(1))).first()
+        return ctx.reply("pairs.none_live" if any_pair else "pairs.none", program=program.name)
     lines = [ctx.t("pairs.head", program=program.name, count=len(rows))]
     for p in rows:
         lines.append(await pair_line(ctx.session, ctx.rt, p, risky.get(p.id)))  # type: ignore[arg-type]
