@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import col
 
 from bot.context import Runtime
 from bot.flows import checkin, escalation, membership, report
+from storage.models import ProcessedEvent
 
 SweepFn = Callable[[Runtime, datetime], Awaitable[object]]
 NextFn = Callable[[Runtime, datetime], Awaitable[datetime | None]]
@@ -20,6 +24,16 @@ class Sweep:
     next_at: NextFn | None  # None: another sweep's next_at covers it
 
 
+# Platforms redeliver an event within minutes; a week of remembered ids is plenty.
+REMEMBER_EVENTS = timedelta(days=7)
+
+
+async def forget_old_events(rt: Runtime, now: datetime) -> None:
+    """Drop inbound event ids too old to be redelivered, so the dedup table stays small."""
+    async with rt.db.transaction() as s:
+        await s.exec(delete(ProcessedEvent).where(col(ProcessedEvent.processed_at) < now - REMEMBER_EVENTS))
+
+
 SWEEPS: tuple[Sweep, ...] = (
     Sweep("auto-resume", membership.auto_resume, membership.next_auto_resume),
     # Close before planning: a period ends exactly when the next one is due.
@@ -28,4 +42,5 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("remind-checkins", checkin.remind_unanswered, None),
     Sweep("remind-escalations", escalation.remind_unacknowledged, escalation.next_unacknowledged),
     Sweep("digests", report.send_digests, report.next_digest),
+    Sweep("forget-old-events", forget_old_events, None),
 )

@@ -187,3 +187,23 @@ async def test_an_edit_waits_for_the_message_it_edits(run: Script, bot: MentorBo
     await bot.deliver()
     assert recorder.keys("nudge:1:") == ["nudge:1:2026-12-07"]
     assert len(recorder.edits) == 1 and 'alice answered "met"' in recorder.edits[0][1].text
+
+
+async def test_a_redelivered_event_has_one_effect_and_old_event_ids_are_forgotten(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    from bot.events import Actor, CommandEvent
+    from storage.models import Member, ProcessedEvent
+
+    event = CommandEvent(Actor("console", "local", "zoe", "zoe"), "join mentee", event_id="Ev1")
+    await run("admin carol\n@carol /mentor program create Spring")
+    first = await bot.handle(event)
+    again = await bot.handle(event)  # the platform retried: nothing happens, nothing is said
+    assert "Welcome to Spring" in first.text and again.messages == []
+    async with db.transaction() as s:
+        assert len((await s.exec(select(ProcessedEvent).where(ProcessedEvent.event_key == "console:local:Ev1"))).all()) == 1
+    clock.advance(timedelta(days=8))
+    await bot.run_sweeps()
+    async with db.transaction() as s:
+        assert (await s.exec(select(ProcessedEvent).where(ProcessedEvent.event_key == "console:local:Ev1"))).first() is None
+        assert (await s.exec(select(Member).where(Member.external_id == "zoe"))).one()

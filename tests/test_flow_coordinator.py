@@ -166,7 +166,7 @@ async def test_unpair_tells_both_without_the_reason(run: Script, bot: MentorBot)
     assert "Check-in 2026-12-07: this pairing has ended, so no answer is needed." in out
     [pair] = await rows(bot, Pair)
     assert (pair.status, pair.end_reason) == (PairStatus.ENDED, "alice complained about his tone")
-    assert "(only carol sees) Pair #1 has ended" in out.split("unpair 1 again")[1]
+    assert "(only carol sees) Pair #1 has already ended" in out.split("unpair 1 again")[1]
     assert re.findall(r"Have you met this period", await run("clock +14d")) == []
 
 
@@ -406,3 +406,14 @@ async def test_refused_and_read_only_commands_leave_no_audit_entry(run: Script, 
         @carol /mentor program set --day funday
     """)
     assert await audit_actions(bot) == before
+
+
+async def test_nudging_twice_in_the_same_minute_sends_two_nudges(run: Script) -> None:
+    out = await run(PAIRED + f"clock {FIRST_NUDGE}\n@carol /mentor nudge 1\n@carol /mentor nudge 1")
+    assert out.count("Nudged 1 pair(s)") == 2
+    assert out.count("Check-in time, bob and alice!") == 3  # the scheduled nudge and two by hand
+
+
+async def test_status_says_when_the_next_check_in_is_already_logged(run: Script) -> None:
+    out = await run(PAIRED + "@alice /mentor checkin\n@alice /mentor status")
+    assert "Next check-in: Mon 07 Dec 2026, 04:00 (America/New_York), already logged as met." in out

@@ -239,7 +239,8 @@ def test_conditional_keys_are_seen_by_the_scan(sites: list[CallSite]) -> None:
     this list (found by grepping bot/ for such expressions) makes sure the scan really expands them."""
     conditional = {
         "error.no_programs_coordinator", "error.not_coordinator_any",  # access.coordinator_program
-        "pairs.none_at_risk", "pairs.none",  # coordinator.pairs
+        "pairs.none_live", "pairs.none",  # coordinator.pairs
+        "status.next_logged", "status.next_checkin",  # membership.status
         "people.none_unmatched", "people.none", "people.head_unmatched", "people.head",  # coordinator.people
         "profile.updated", "profile.show",  # membership.profile: key = ... if opts else ...
         "feedback.thanks", "feedback.thanks_low",  # feedback.rate: key = ...; then key = ...

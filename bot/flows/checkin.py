@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.commands.parser import Args, as_id
@@ -23,6 +23,7 @@ from storage.models import (
     CheckinStatus,
     EscalationKind,
     Member,
+    Outbox,
     Pair,
     PairStatus,
     Program,
@@ -261,7 +262,6 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
     open_one = (
         await ctx.session.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE))
     ).first()
-    key_suffix = ""
     if open_one is None:
         zs = zones(ctx.rt, a, b)
         day, due = next_period(program, zs, max(ctx.now, pair.active_since))
@@ -272,8 +272,13 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
         await ctx.session.flush()
         key = nudge_key(pair.id, open_one.period)  # type: ignore[arg-type]
     else:
-        key_suffix = ctx.now.strftime("%Y%m%dT%H%M%S")
-        key = f"nudge-again:{open_one.id}:{key_suffix}"
+        # Numbered, not timestamped: two nudges in the same second are two nudges.
+        earlier = (
+            await ctx.session.exec(
+                select(func.count()).select_from(Outbox).where(col(Outbox.key).startswith(f"nudge-again:{open_one.id}:"))
+            )
+        ).one()
+        key = f"nudge-again:{open_one.id}:{earlier + 1}"
     await enqueue_rows(
         ctx.session,
         [

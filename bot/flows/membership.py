@@ -160,8 +160,14 @@ async def status(ctx: Ctx, args: Args) -> Response:
         if open_one is not None:
             lines.append(ctx.t("status.open_checkin", period=open_one.period))
         elif pair.status == PairStatus.ACTIVE:
-            due = next_period(program, zones(ctx.rt, a, b), max(ctx.now, pair.active_since))[1]
-            lines.append(ctx.t("status.next_checkin", when=ctx.rt.when(due, ctx.me)))
+            day, due = next_period(program, zones(ctx.rt, a, b), max(ctx.now, pair.active_since))
+            logged = (
+                await ctx.session.exec(
+                    select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat())
+                )
+            ).first()
+            key = "status.next_logged" if logged else "status.next_checkin"
+            lines.append(ctx.t(key, when=ctx.rt.when(due, ctx.me)))
     return Response([Message("\n".join(lines))])
 
 
