@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import prompts
@@ -24,7 +24,7 @@ from bot.messages import Message, Response
 from bot.messenger import Messenger, Profile
 from bot.sweeps import SWEEPS
 from storage.db import Database
-from storage.models import Member, Outbox, OutboxStatus, ProcessedEvent, Workspace
+from storage.models import Member, Outbox, ProcessedEvent, Workspace
 
 log = logging.getLogger(__name__)
 ECHO_LIMIT = 80
@@ -151,12 +151,7 @@ class MentorBot:
         """The next moment anything becomes due (for stepping a manual clock through time)."""
         now = self.clock.now()
         times = [t for sweep in SWEEPS if sweep.next_at and (t := await sweep.next_at(self.rt, now))]
-        async with self.db.transaction() as s:
-            pending = (
-                await s.exec(select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING)
-                             .order_by(col(Outbox.next_attempt_at)).limit(1))
-            ).first()
-        if pending:
+        if pending := await self.deliverer.next_due():
             times.append(pending)
         return min(times) if times else None
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -71,7 +71,21 @@ class Deliverer:
             if len(jobs) < batch:
                 return sent
 
+    def _ours(self) -> list[ColumnElement[bool]]:
+        # A process running only some adapters leaves the other platforms' rows to theirs.
+        return [col(Outbox.workspace_id).in_(
+            select(Workspace.id).where(col(Workspace.platform).in_(list(self.messengers)))
+        )]
+
+    async def next_due(self) -> datetime | None:
+        """When the next pending row this process can send falls due."""
+        async with self.db.transaction() as s:
+            stmt = select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING, *self._ours())
+            return (await s.exec(stmt.order_by(col(Outbox.next_attempt_at)).limit(1))).first()
+
     async def _claim(self, now: datetime, batch: int) -> list[_Job]:
+        if not self.messengers:
+            return []
         async with self.db.transaction() as s:
             stmt = (
                 select(Outbox)
@@ -79,6 +93,7 @@ class Deliverer:
                     Outbox.status == OutboxStatus.PENDING,
                     Outbox.next_attempt_at <= now,
                     or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+                    *self._ours(),
                 )
                 .order_by(col(Outbox.id))
                 .limit(batch)
@@ -107,7 +122,7 @@ class Deliverer:
         jobs = []
         for row in rows:
             ws = workspaces[row.workspace_id]
-            messenger = self.messengers.get(ws.platform)
+            messenger = self.messengers[ws.platform]
             if row.dest_kind == "user":
                 dest = Destination("user", ws.external_id, members[int(row.target)].external_id)
             elif row.dest_kind == "pair":
@@ -117,8 +132,6 @@ class Deliverer:
             else:
                 dest = Destination("channel", ws.external_id, row.target)
             job = _Job(row, dest, messenger)  # type: ignore[arg-type]
-            if messenger is None:
-                job.error = DeliveryError(f"no messenger for platform {ws.platform}", retryable=True)
             if row.edits_key:
                 original = edited.get(row.edits_key)
                 if original and original.status == OutboxStatus.SENT:
@@ -142,7 +155,7 @@ class Deliverer:
             async with gate:
                 conversation: str | None = None
                 for job in group:
-                    if job.wait or job.error:
+                    if job.wait:
                         continue
                     if conversation and job.dest.ref is None:
                         job.dest = Destination(job.dest.kind, job.dest.workspace, conversation, job.dest.members)

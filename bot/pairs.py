@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
-from storage.models import Checkin, Feedback, Member, Pair, PairStatus, Program
+from storage.models import Checkin, CheckinStatus, Feedback, Member, Pair, PairStatus, Program
 
 LIVE = (PairStatus.ACTIVE, PairStatus.PAUSED)
 
@@ -72,6 +74,17 @@ def partner_id(pair: Pair, member_id: int | None) -> int:
 
 def in_pair(pair: Pair, member_id: int | None) -> bool:
     return member_id in (pair.member_a_id, pair.member_b_id)
+
+
+async def open_checkin(session: AsyncSession, pair_id: int) -> Checkin | None:
+    """The pair's unanswered check-in, if any (there is at most one: a period closes when the next is due)."""
+    stmt = select(Checkin).where(Checkin.pair_id == pair_id, Checkin.status == CheckinStatus.DUE)
+    return (await session.exec(stmt.order_by(col(Checkin.due_at).desc()))).first()
+
+
+async def period_checkin(session: AsyncSession, pair_id: int, day: date) -> Checkin | None:
+    stmt = select(Checkin).where(Checkin.pair_id == pair_id, Checkin.period == day.isoformat())
+    return (await session.exec(stmt)).first()
 
 
 async def recent_checkins(session: AsyncSession, pair_id: int, limit: int = 4) -> list[Checkin]:

@@ -207,3 +207,22 @@ async def test_a_redelivered_event_has_one_effect_and_old_event_ids_are_forgotte
     async with db.transaction() as s:
         assert (await s.exec(select(ProcessedEvent).where(ProcessedEvent.event_key == "console:local:Ev1"))).first() is None
         assert (await s.exec(select(Member).where(Member.external_id == "zoe"))).one()
+
+
+async def test_a_process_without_a_platforms_messenger_leaves_its_messages_alone(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    other_db = Database(db.url)
+    discord_only = MentorBot(other_db, clock)
+    discord_only.add_messenger(RecordingMessenger(platform="discord"))
+    clock.set(NUDGE_AT)
+    try:
+        await discord_only.tick()  # plans the console pairs' nudges but cannot send them
+    finally:
+        await other_db.close()
+    rows = await outbox(db, "nudge:")
+    assert len(rows) == 2 and all(r.status == OutboxStatus.PENDING and r.attempts == 0 for r in rows)
+    recorder = replace_messenger(bot)
+    await bot.deliver()
+    assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]

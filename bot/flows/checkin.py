@@ -16,7 +16,7 @@ from bot.flows.escalation import open_escalation, raise_escalation
 from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
 from bot.outbox import enqueue_rows, outbox_row
-from bot.pairs import in_pair, members_of, my_pair, recent_checkins, zones
+from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
 from bot.periods import latest_period, next_period, period_end
 from storage.models import (
     Checkin,
@@ -222,30 +222,19 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
     pair = await _locked(ctx, await my_pair(ctx, args, "checkin"))
     if pair.status != PairStatus.ACTIVE:
         raise UserError("error.pair_paused", id=pair.id)
-    open_one = (
-        await ctx.session.exec(
-            select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE)
-            .order_by(col(Checkin.due_at).desc())
-        )
-    ).first()
+    open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
     if open_one is None:
         program = await ctx.session.get(Program, pair.program_id)
         assert program is not None
         zs = zones(ctx.rt, *await members_of(ctx.session, pair))
-        day, due = next_period(program, zs, max(ctx.now, pair.active_since))
-        if (latest := latest_period(program, zs, ctx.now)) and latest[1] > pair.active_since:
-            taken = (
-                await ctx.session.exec(
-                    select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == latest[0].isoformat())
-                )
-            ).first()
-            if taken is None:
-                day, due = latest
-        existing = (
-            await ctx.session.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat()))
-        ).first()
-        if existing is not None:
-            return ctx.reply("checkin.already_logged", period=existing.period)
+        # The current period if it was never planned (it is due, the sweep has not run yet), else the next.
+        latest = latest_period(program, zs, ctx.now)
+        if latest and latest[1] > pair.active_since and not await period_checkin(ctx.session, pair.id, latest[0]):  # type: ignore[arg-type]
+            day, due = latest
+        else:
+            day, due = next_period(program, zs, max(ctx.now, pair.active_since))
+            if existing := await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
+                return ctx.reply("checkin.already_logged", period=existing.period)
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
@@ -259,13 +248,11 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
     if pair.status != PairStatus.ACTIVE:
         return False
     a, b = await members_of(ctx.session, pair)
-    open_one = (
-        await ctx.session.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE))
-    ).first()
+    open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
     if open_one is None:
         zs = zones(ctx.rt, a, b)
         day, due = next_period(program, zs, max(ctx.now, pair.active_since))
-        if (await ctx.session.exec(select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat()))).first():
+        if await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
             return False  # that period is already answered
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)

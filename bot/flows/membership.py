@@ -15,7 +15,7 @@ from bot.errors import UserError
 from bot.flows.escalation import raise_escalation
 from bot.messages import Message, Response
 from bot.outbox import enqueue
-from bot.pairs import LIVE, label, members_of, pairs_of, partner_id, zones
+from bot.pairs import LIVE, label, members_of, open_checkin, pairs_of, partner_id, period_checkin, zones
 from bot.periods import next_period, valid_zone, zone
 from storage.models import (
     Checkin,
@@ -152,20 +152,12 @@ async def status(ctx: Ctx, args: Args) -> Response:
         partner = b if a.id == ctx.me.id else a
         lines.append(ctx.t("status.pair", label=await label(ctx.session, ctx.rt, pair), partner=partner.display_name,
                            state=ctx.t(f"pair.status_{pair.status}")))
-        open_one = (
-            await ctx.session.exec(
-                select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE)
-            )
-        ).first()
+        open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
         if open_one is not None:
             lines.append(ctx.t("status.open_checkin", period=open_one.period))
         elif pair.status == PairStatus.ACTIVE:
             day, due = next_period(program, zones(ctx.rt, a, b), max(ctx.now, pair.active_since))
-            logged = (
-                await ctx.session.exec(
-                    select(Checkin.id).where(Checkin.pair_id == pair.id, Checkin.period == day.isoformat())
-                )
-            ).first()
+            logged = await period_checkin(ctx.session, pair.id, day)  # type: ignore[arg-type]
             key = "status.next_logged" if logged else "status.next_checkin"
             lines.append(ctx.t(key, when=ctx.rt.when(due, ctx.me)))
     return Response([Message("\n".join(lines))])
