@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import re
 import shlex
+import uuid
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,6 +141,8 @@ class Console:
         self.forms: dict[str, Form] = {}
         self.admins: set[str] = set()
         self._events = itertools.count(1)
+        # Event ids must not repeat across runs on the same database, or the dedup table swallows them.
+        self._run_id = uuid.uuid4().hex[:12]
         bot.add_messenger(ConsoleMessenger(self))
 
     # --- output ------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ class Console:
         return Actor(PLATFORM, WORKSPACE, user, display_name=user, is_admin=user in self.admins)
 
     def _event_id(self) -> str:
-        return f"console-{next(self._events)}"
+        return f"console-{self._run_id}-{next(self._events)}"
 
     @staticmethod
     def _mentions(text: str) -> str:

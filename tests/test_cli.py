@@ -103,6 +103,7 @@ def test_a_restarted_process_on_the_same_database_sends_no_duplicate_nudge(tmp_p
     first = _console_process(db, setup, "2026-11-30T08:00Z")
     assert first.count("Check-in time, bob and alice!") == 1
     again = tmp_path / "again.txt"
-    again.write_text("clock +1m\n")
+    again.write_text("clock +1m\n@alice /mentor status\n")
     second = _console_process(db, again, "2026-12-07T10:30Z")
     assert "Check-in time" not in second
+    assert "Status for alice:" in second  # a new run's commands are not mistaken for old ones
