@@ -359,9 +359,11 @@ def test_every_template_renders(lang: str, caplog: pytest.LogCaptureFixture) -> 
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-@pytest.mark.parametrize("lang", [lang for lang in prompts.languages() if lang != prompts.DEFAULT_LANGUAGE])
-def test_other_languages_use_only_english_placeholders(lang: str) -> None:
-    assert language_problems(own_templates(lang), own_templates(prompts.DEFAULT_LANGUAGE)) == []
+def test_other_languages_use_only_english_placeholders() -> None:
+    """Checks every translation there is (none ships yet; the test below shows the check bites)."""
+    english = own_templates(prompts.DEFAULT_LANGUAGE)
+    others = [lang for lang in prompts.languages() if lang != prompts.DEFAULT_LANGUAGE]
+    assert {lang: language_problems(own_templates(lang), english) for lang in others} == {lang: [] for lang in others}
 
 
 def test_the_language_check_catches_a_new_placeholder() -> None:
