@@ -15,7 +15,7 @@ from bot.errors import UserError
 from bot.flows.escalation import open_escalation, raise_escalation
 from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
-from bot.outbox import enqueue_rows, outbox_row
+from bot.outbox import enqueue, enqueue_rows, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
 from bot.periods import latest_period, next_period, period_end
 from storage.models import (
@@ -170,20 +170,16 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
     program = await ctx.session.get(Program, pair.program_id)
     assert program is not None
     text = ctx.t("checkin.answered", who=ctx.me.display_name, answer=ctx.t(f"outcome.{status}"), period=checkin.period)
-    await enqueue_rows(
+    await enqueue(
         ctx.session,
-        [
-            outbox_row(
-                key=f"answer:{checkin.id}",
-                workspace_id=ctx.ws.id,  # type: ignore[arg-type]
-                program_id=program.id,
-                dest_kind="pair",
-                target=pair.id,  # type: ignore[arg-type]
-                message=Message(text),
-                now=ctx.now,
-                edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
-            )
-        ],
+        key=f"answer:{checkin.id}",
+        workspace_id=ctx.ws.id,  # type: ignore[arg-type]
+        program_id=program.id,
+        dest_kind="pair",
+        target=pair.id,  # type: ignore[arg-type]
+        message=Message(text),
+        now=ctx.now,
+        edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
     )
     if status == CheckinStatus.MET:
         await rating_requests(ctx.session, ctx.rt, ctx.now, program, pair, checkin)
@@ -266,19 +262,15 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
             )
         ).one()
         key = f"nudge-again:{open_one.id}:{earlier + 1}"
-    await enqueue_rows(
+    await enqueue(
         ctx.session,
-        [
-            outbox_row(
-                key=key,
-                workspace_id=program.workspace_id,
-                program_id=program.id,
-                dest_kind="pair",
-                target=pair.id,  # type: ignore[arg-type]
-                message=nudge_message(ctx.rt, program, a, b, open_one),
-                now=ctx.now,
-            )
-        ],
+        key=key,
+        workspace_id=program.workspace_id,
+        program_id=program.id,
+        dest_kind="pair",
+        target=pair.id,  # type: ignore[arg-type]
+        message=nudge_message(ctx.rt, program, a, b, open_one),
+        now=ctx.now,
     )
     return True
 

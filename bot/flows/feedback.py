@@ -13,7 +13,7 @@ from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.flows.escalation import notify_coordinators, raise_escalation
 from bot.messages import Button, Form, FormField, Message, Response
-from bot.outbox import enqueue_rows, outbox_row
+from bot.outbox import enqueue, enqueue_rows, outbox_row
 from bot.pairs import in_pair, members_of, partner_id
 from storage.models import Checkin, CheckinStatus, Escalation, EscalationKind, Feedback, Member, Pair, Program
 
@@ -68,16 +68,12 @@ async def rate(ctx: Ctx, value: str) -> Response:
     program = await ctx.session.get(Program, pair.program_id)
     assert program is not None
     # Replace the buttons in the DM so the choice is visible and cannot be clicked again.
-    await enqueue_rows(
+    await enqueue(
         ctx.session,
-        [
-            outbox_row(
-                key=f"rated:{checkin.id}:{ctx.me.id}", workspace_id=program.workspace_id, program_id=program.id,
-                dest_kind="user", target=ctx.me.id,  # type: ignore[arg-type]
-                message=Message(ctx.t("feedback.rated_edit", rating=rating, period=checkin.period)), now=ctx.now,
-                edits_key=f"rate:{checkin.id}:{ctx.me.id}",
-            )
-        ],
+        key=f"rated:{checkin.id}:{ctx.me.id}", workspace_id=program.workspace_id, program_id=program.id,
+        dest_kind="user", target=ctx.me.id,  # type: ignore[arg-type]
+        message=Message(ctx.t("feedback.rated_edit", rating=rating, period=checkin.period)), now=ctx.now,
+        edits_key=f"rate:{checkin.id}:{ctx.me.id}",
     )
     key = "feedback.thanks"
     if rating <= LOW_RATING:

@@ -12,6 +12,7 @@ from bot.access import coordinator_program
 from bot.commands.parser import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.flows.checkin import BAD
 from bot.flows.escalation import coordinator_targets, notify_coordinators
 from bot.messages import Message, Response
 from bot.pairs import LIVE, label
@@ -31,7 +32,6 @@ from storage.models import (
     Role,
 )
 
-BAD = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
 DIGEST_AT = time(9, 0)
 
 
