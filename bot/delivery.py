@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, update
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Messenger
 from storage.db import Database
-from storage.models import Member, Outbox, OutboxStatus, Pair, Workspace
+from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class Deliverer:
         workspaces = {w.id: w for w in (await s.exec(select(Workspace).where(col(Workspace.id).in_(ws_ids)))).all()}
         pair_ids = {int(r.target) for r in rows if r.dest_kind == "pair"}
         pairs = {p.id: p for p in (await s.exec(select(Pair).where(col(Pair.id).in_(pair_ids)))).all()}
+        program_ids = {p.program_id for p in pairs.values()}
+        homes = dict((await s.exec(select(Program.id, Program.pairs_channel_ref)
+                                   .where(col(Program.id).in_(program_ids)))).all())
         member_ids = {int(r.target) for r in rows if r.dest_kind == "user"}
         member_ids |= {p.member_a_id for p in pairs.values()} | {p.member_b_id for p in pairs.values()}
         members = {m.id: m for m in (await s.exec(select(Member).where(col(Member.id).in_(member_ids)))).all()}
@@ -128,7 +131,7 @@ class Deliverer:
             elif row.dest_kind == "pair":
                 pair = pairs[int(row.target)]
                 ext = (members[pair.member_a_id].external_id, members[pair.member_b_id].external_id)
-                dest = Destination("pair", ws.external_id, pair.conversation_ref, ext)
+                dest = Destination("pair", ws.external_id, pair.conversation_ref, ext, homes.get(pair.program_id))
             else:
                 dest = Destination("channel", ws.external_id, row.target)
             job = _Job(row, dest, messenger)  # type: ignore[arg-type]
@@ -136,7 +139,7 @@ class Deliverer:
                 original = edited.get(row.edits_key)
                 if original and original.status == OutboxStatus.SENT:
                     job.edit_ref = original.message_ref
-                    job.dest = Destination(dest.kind, dest.workspace, original.conversation_ref or dest.ref, dest.members)
+                    job.dest = replace(dest, ref=original.conversation_ref or dest.ref)
                 elif original and original.status == OutboxStatus.PENDING:
                     job.wait = True
                 # the original failed for good: post the new text as a fresh message
@@ -158,7 +161,7 @@ class Deliverer:
                     if job.wait:
                         continue
                     if conversation and job.dest.ref is None:
-                        job.dest = Destination(job.dest.kind, job.dest.workspace, conversation, job.dest.members)
+                        job.dest = replace(job.dest, ref=conversation)
                     await self._send_one(job)
                     if job.result and job.result.conversation_ref:
                         conversation = job.result.conversation_ref

@@ -13,13 +13,15 @@ class Destination:
     """Where a message goes. `kind` is user, pair or channel.
 
     user: `ref` is the user's platform id. pair: `members` are both platform ids and `ref`
-    the shared conversation once one exists. channel: `ref` is the channel reference.
+    the shared conversation once one exists; `home` is the program's pairs channel, where a
+    platform without group DMs opens that conversation. channel: `ref` is the channel reference.
     """
 
     kind: str
     workspace: str
     ref: str | None
     members: tuple[str, ...] = ()
+    home: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,22 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _load(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
 @cache
 def catalog(lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
-    """All templates of a language, keyed by dotted name; other languages fall back to English."""
-    with open(_DIR / f"{lang}.toml", "rb") as fh:
-        own = _flatten(tomllib.load(fh))
+    """All templates of a language, keyed by dotted name; other languages fall back to English.
+
+    The core's text is prompts/<lang>.toml; each adapter's is prompts/<adapter>/<lang>.toml."""
+    own = _load(_DIR / f"{lang}.toml")
+    for part in sorted(_DIR.glob(f"*/{lang}.toml")):
+        extra = _load(part)
+        if clash := own.keys() & extra.keys():
+            raise ValueError(f"{part} repeats prompt keys: {', '.join(sorted(clash))}")
+        own.update(extra)
     if lang == DEFAULT_LANGUAGE:
         return own
     return {**catalog(DEFAULT_LANGUAGE), **own}

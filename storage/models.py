@@ -113,6 +113,8 @@ class Program(SQLModel, table=True):
     local_time: str = Field(default="10:00", max_length=5)
     tz: str = Field(default="UTC", max_length=64)  # for the digest and the biweekly anchor
     channel_ref: str | None = Field(default=None, max_length=128)
+    # Where a platform that cannot open group DMs (Discord) opens each pair's private thread.
+    pairs_channel_ref: str | None = Field(default=None, max_length=128)
     missed_threshold: int = 2
     archived: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -226,3 +226,14 @@ async def test_a_process_without_a_platforms_messenger_leaves_its_messages_alone
     recorder = replace_messenger(bot)
     await bot.deliver()
     assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]
+
+
+async def test_a_pairs_conversation_opens_in_the_programs_pairs_channel(run: Script, bot: MentorBot) -> None:
+    out = await run(SETUP + "@carol /mentor channel #mentoring --pairs\n@carol /mentor channel #x --pairz")
+    assert "New pairs in Spring will get their private thread in #mentoring" in out
+    assert "I don't know the option --pairz." in out
+    recorder = replace_messenger(bot)
+    await run("@carol /mentor pair @bob @alice")
+    await bot.deliver()
+    intro = next(s for s in recorder.sent if s.dest.kind == "pair")
+    assert (intro.dest.members, intro.dest.home) == (("bob", "alice"), "#mentoring")

@@ -195,8 +195,9 @@ def site_problems(site: CallSite, catalog: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="module")
 def sites() -> list[CallSite]:
     found = []
-    for path in sorted(BOT.rglob("*.py")):
-        found += scan(path.read_text(encoding="utf-8"), str(path.relative_to(BOT)))
+    for root in (BOT, BOT.parent / "adapters"):
+        for path in sorted(root.rglob("*.py")):
+            found += scan(path.read_text(encoding="utf-8"), str(path.relative_to(root.parent)))
     return found
 
 

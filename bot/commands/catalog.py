@@ -47,7 +47,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(("program", "set"), coordinator.program_set, True, SCHEDULE | P),
     Subcommand(("program", "list"), coordinator.program_list),
     Subcommand(("coordinators",), coordinator.coordinators, True, P),
-    Subcommand(("channel",), coordinator.channel, True, P),
+    Subcommand(("channel",), coordinator.channel, True, P, frozenset({"pairs"})),
     Subcommand(("pair",), coordinator.pair, True, P),
     Subcommand(("unpair",), coordinator.unpair, True, P),
     Subcommand(("pairs",), coordinator.pairs, True, P, frozenset({"at-risk", "all"})),

@@ -164,10 +164,14 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
 
 
 async def channel(ctx: Ctx, args: Args) -> Response:
-    """`/mentor channel #name`: where escalations and digests are posted."""
+    """`/mentor channel #name [--pairs]`: where escalations and digests go, or where pairs' threads open."""
     program = await coordinator_program(ctx, args, "channel")
     if len(args.words) != 1 or (ref := parse_channel(args.words[0])) is None:
         raise UserError("error.channel_usage")
+    if "pairs" in args.flags:
+        program.pairs_channel_ref = ref
+        await audit.record(ctx, "channel.pairs_set", ref, program.id)
+        return ctx.reply("channel.pairs_set", program=program.name, channel=args.words[0])
     program.channel_ref = ref
     await audit.record(ctx, "channel.set", ref, program.id)
     return ctx.reply("channel.set", program=program.name, channel=args.words[0])

@@ -1,0 +1,40 @@
+"""What `mentorbot run` and `mentorbot doctor` need from each chat platform adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core import MentorBot
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `mentorbot doctor`: what was checked and whether it is fine."""
+
+    ok: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An adapter as the process entry point sees it.
+
+    `load` reads the adapter's settings: None when it is not configured at all, SettingsError when
+    a setting is wrong. `serve` registers the adapter's messenger on the bot, then runs until
+    cancelled. `doctor` checks the settings against the live platform.
+    """
+
+    name: str
+    load: Callable[[str | None], Any]
+    serve: Callable[[MentorBot, Any], Awaitable[None]]
+    doctor: Callable[[Any], Awaitable[list[Check]]]
+
+
+def platforms() -> list[Platform]:
+    """Every adapter, imported only when asked for so the console starts without the SDKs."""
+    from adapters.discord import PLATFORM as DISCORD
+    from adapters.slack import PLATFORM as SLACK
+
+    return [SLACK, DISCORD]
