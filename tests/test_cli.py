@@ -14,7 +14,8 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DATABASE_URL", "LOG_LEVEL", "DEFAULT_TIMEZONE"):
+    for name in ("DATABASE_URL", "LOG_LEVEL", "DEFAULT_TIMEZONE", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+                 "SLACK_APP_TOKEN", "SLACK_API_URL", "DISCORD_BOT_TOKEN", "DISCORD_GUILD_IDS", "DISCORD_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -107,3 +108,37 @@ def test_a_restarted_process_on_the_same_database_sends_no_duplicate_nudge(tmp_p
     second = _console_process(db, again, "2026-12-07T10:30Z")
     assert "Check-in time" not in second
     assert "Status for alice:" in second  # a new run's commands are not mistaken for old ones
+
+
+@pytest.mark.parametrize("platform", ["slack", "discord"])
+def test_running_a_platform_that_is_not_configured_says_so(
+    platform: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", f"--{platform}"]) == 2
+    assert f"{platform.capitalize()} is not configured" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "value"), [("SLACK_BOT_TOKEN", "not-a-token"), ("DISCORD_GUILD_IDS", "abc")])
+def test_a_bad_platform_setting_stops_start_up_naming_it(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    assert name in capsys.readouterr().err
+
+
+def test_doctor_with_no_platform_checks_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/m.db")
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   database: reachable, schema up to date" in out
+    assert "ok   slack: not configured" in out and "ok   discord: not configured" in out
+
+
+def test_doctor_reports_an_unreachable_database(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert main(["doctor"]) == 1
+    assert "FAIL database:" in capsys.readouterr().out
