@@ -67,7 +67,8 @@ async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now:
     member.display_name = actor.display_name or member.display_name or actor.user_id
     if actor.tz:
         member.tz_from_platform = actor.tz
-    member.is_admin = actor.is_admin
+    if actor.is_admin is not None:
+        member.is_admin = actor.is_admin
     await session.flush()
     return member
 

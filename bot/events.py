@@ -14,7 +14,9 @@ class Actor:
     user_id: str
     display_name: str = ""
     tz: str | None = None  # IANA zone, when the platform knows it
-    is_admin: bool = False  # workspace admin/owner: may create programs
+    # Workspace admin/owner: may create programs. None when this event cannot tell (a Discord button
+    # in a DM carries no server permissions): the last known answer stands.
+    is_admin: bool | None = False
 
 
 @dataclass(frozen=True)

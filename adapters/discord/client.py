@@ -1,0 +1,127 @@
+"""The discord.py client: minimal intents, the /mentor tree, buttons and modals into core events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+import prompts
+from adapters.discord.commands import mentor_group
+from adapters.discord.interactions import PLATFORM, actor_for, answer
+from adapters.discord.messenger import NO_MENTIONS, DiscordMessenger
+from adapters.discord.settings import DiscordSettings
+from adapters.discord.views import FORM_ID, ActionButton, submitted_values
+from bot.core import MentorBot
+from bot.events import ActionEvent, Actor, FormSubmission, MemberLeft
+
+log = logging.getLogger(__name__)
+
+# What the bot needs in a server, and why (the README explains each): read and post in the coordinators'
+# and pairs channels, embeds for the fields of a post, private threads for pairs, and adding both members
+# to an invite-only thread (which needs Manage Threads).
+BOT_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True,
+    create_private_threads=True, send_messages_in_threads=True, manage_threads=True,
+)
+SCOPES = ("bot", "applications.commands")
+
+# A 429 asking for longer than this is not waited out in the send; the outbox retries it later instead.
+MAX_RATELIMIT_WAIT = 30.0
+
+
+def intents(settings: DiscordSettings) -> discord.Intents:
+    """Guilds only: slash commands, buttons, modals and the bot's own DMs need no more. The privileged
+    Server Members intent is asked for only when the operator opts in, to notice members leaving."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.members = settings.members_intent
+    return wanted
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 URL a server admin opens to add the bot with exactly the permissions it needs."""
+    return discord.utils.oauth_url(application_id, permissions=BOT_PERMISSIONS, scopes=SCOPES)
+
+
+def point_at(api_url: str) -> None:
+    """Send every REST call (webhooks and interaction callbacks included) to `api_url`.
+    discord.py keeps the base as a class attribute, so this is process-wide."""
+    discord.http.Route.BASE = api_url
+
+
+class MentorClient(discord.Client):
+    """One Discord connection serving every server the bot is in."""
+
+    def __init__(self, bot: MentorBot, settings: DiscordSettings, **options: Any) -> None:
+        super().__init__(intents=intents(settings), allowed_mentions=NO_MENTIONS,
+                         max_ratelimit_timeout=MAX_RATELIMIT_WAIT, **options)
+        self.bot = bot
+        self.settings = settings
+        self.coordinator_role = settings.coordinator_role
+        self.tree: app_commands.CommandTree[MentorClient] = app_commands.CommandTree(self)
+        self.tree.add_command(mentor_group())
+
+    async def setup_hook(self) -> None:
+        # Buttons are rebuilt from their custom_id, so those on old messages work after a restart.
+        self.add_dynamic_items(ActionButton)
+        self.bot.add_messenger(DiscordMessenger(self))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Register /mentor: in the listed servers at once, else globally (which Discord rolls out slowly)."""
+        if not self.settings.guild_ids:
+            await self.tree.sync()
+            return
+        for guild_id in self.settings.guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+
+    async def on_button(self, interaction: discord.Interaction[Any], workspace: str, action_id: str,
+                        value: str) -> None:
+        """A core button: the action id and value it carries, as an ActionEvent."""
+        actor = actor_for(interaction, workspace, self.coordinator_role)
+        await answer(interaction, workspace, self.bot.handle(
+            ActionEvent(actor, action_id, value, event_id=str(interaction.id))))
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Modal submissions of core forms. Read here from the payload rather than by a Modal object, which
+        exists only in the process that opened it."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        match = FORM_ID.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        workspace = match["ws"]
+        values = submitted_values(list(data.get("components", [])))
+        actor = actor_for(interaction, workspace, self.coordinator_role)
+        await answer(interaction, workspace, self.bot.handle(
+            FormSubmission(actor, match["form"], match["state"], values, event_id=str(interaction.id))))
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """Someone left the server (only with the Server Members intent): their pairs end, coordinators hear."""
+        user = payload.user
+        actor = Actor(PLATFORM, str(payload.guild_id), str(user.id), display_name=user.display_name)
+        await self.bot.handle(MemberLeft(actor))
+
+
+async def serve(bot: MentorBot, settings: DiscordSettings, **options: Any) -> None:
+    """Log in, register /mentor, connect to the gateway named by the API's /gateway/bot, run until cancelled."""
+    point_at(settings.api_url)
+    async with MentorClient(bot, settings, **options) as client:
+        try:
+            await client.login(settings.bot_token.get_secret_value())
+            _, gateway, _ = await client.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+            await client.connect(reconnect=True)
+        except discord.LoginFailure:
+            log.error(prompts.say("discord.doctor.login_failed"))  # the operator's fix, not just a traceback
+            raise
+        except discord.PrivilegedIntentsRequired:
+            log.error(prompts.say("discord.doctor.members_intent_off"))
+            raise

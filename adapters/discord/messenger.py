@@ -1,0 +1,209 @@
+"""The Messenger port on Discord: DMs, channel posts, and a private thread per pair (a bot cannot open a
+group DM). Every failure becomes a DeliveryError whose reason tells the coordinators what to fix."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Literal
+
+import aiohttp
+import discord
+
+import prompts
+from adapters.discord.views import (
+    attachments_for,
+    clip,
+    content_for,
+    embed_for,
+    view_for,
+)
+from bot.messages import Message
+from bot.messenger import Delivered, DeliveryError, Destination, Profile
+
+log = logging.getLogger(__name__)
+
+NONCE_LENGTH = 25  # Discord's limit
+THREAD_NAME_LIMIT = 100
+ARCHIVE_AFTER_MINUTES: Literal[10080] = 10080  # a week: the longest Discord allows, so a weekly pair's thread stays open
+DMS_CLOSED = 50007
+UNKNOWN_MEMBER, UNKNOWN_USER = 10007, 10013
+NO_MENTIONS = discord.AllowedMentions.none()  # text people wrote (a report, a note) must never ping anyone
+
+
+def nonce_for(idempotency_key: str) -> str:
+    """The same outbox row always sends the same nonce; with enforce_nonce Discord posts it once."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
+
+
+def _fatal(reason: str) -> DeliveryError:
+    """A failure that trying again cannot fix; the reason goes to the coordinators."""
+    return DeliveryError(reason, retryable=False)
+
+
+def _failure(exc: Exception, forbidden: DeliveryError, missing: DeliveryError) -> DeliveryError:
+    """A Discord or network error as a DeliveryError: passing trouble is retried, the rest is explained."""
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryError(prompts.say("discord.delivery.unavailable", error="429"), retry_after=exc.retry_after)
+    if isinstance(exc, discord.DiscordServerError):
+        return DeliveryError(prompts.say("discord.delivery.unavailable", error=str(exc.status)))
+    if isinstance(exc, discord.Forbidden):
+        return forbidden
+    if isinstance(exc, discord.NotFound):
+        return missing
+    if isinstance(exc, discord.HTTPException):
+        return _fatal(prompts.say("discord.delivery.rejected", error=clip(exc.text or str(exc.status), 300)))
+    return DeliveryError(prompts.say("discord.delivery.unavailable", error=type(exc).__name__))
+
+
+_TRANSIENT = (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError)
+
+
+class DiscordMessenger:
+    """Sends the outbox through a logged-in discord.py client."""
+
+    platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+        self._opened: dict[tuple[str, str | None, tuple[str, ...]], str] = {}  # see _send_to_pair
+
+    # --- the port --------------------------------------------------------------------------------
+
+    async def send(self, dest: Destination, message: Message, *, idempotency_key: str) -> Delivered:
+        nonce = nonce_for(idempotency_key)
+        if dest.kind == "user":
+            channel = await self._dm(dest.ref or "")
+            sent = await self._post(channel, dest.workspace, message, nonce,
+                                    forbidden=_fatal(prompts.say("discord.delivery.dm_closed", user=dest.ref)),
+                                    missing=_fatal(prompts.say("discord.delivery.member_left", user=dest.ref)))
+            # The DM channel is where a later edit of this message must go.
+            return Delivered(sent, str(channel))
+        if dest.kind == "channel":
+            channel_id = _channel_id(dest.ref)
+            sent = await self._post(channel_id, dest.workspace, message, nonce,
+                                    forbidden=_fatal(prompts.say("discord.delivery.channel_forbidden", channel=dest.ref)),
+                                    missing=_fatal(prompts.say("discord.delivery.channel_gone", channel=dest.ref)))
+            return Delivered(sent)
+        return await self._send_to_pair(dest, message, nonce)
+
+    async def update(self, dest: Destination, message_ref: str, message: Message) -> None:
+        channel = self.client.get_partial_messageable(_channel_id(dest.ref))
+        try:
+            await channel.get_partial_message(int(message_ref)).edit(
+                content=content_for(message), embed=embed_for(message), view=view_for(message, dest.workspace),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except _TRANSIENT as exc:
+            missing = _fatal(prompts.say("discord.delivery.message_gone"))
+            raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.channel_forbidden", channel=dest.ref)),
+                           missing=missing) from exc
+
+    async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
+        """The server member's display name; None when they are not in the server."""
+        if not (workspace.isdecimal() and user_id.isdecimal()):
+            return None
+        try:
+            data = await self.client.http.get_member(int(workspace), int(user_id))
+        except _TRANSIENT as exc:
+            log.info("no profile for %s in %s: %s", user_id, workspace, exc)
+            return None
+        return Profile(user_id, _display_name(data))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _post(self, channel_id: int, workspace: str, message: Message, nonce: str, *,
+                    forbidden: DeliveryError, missing: DeliveryError | None) -> str:
+        """Post a message; with `missing` None, an unknown channel is left to the caller as NotFound."""
+        channel = self.client.get_partial_messageable(channel_id)
+        try:
+            sent = await channel.send(content_for(message), nonce=nonce, allowed_mentions=NO_MENTIONS,
+                                      **attachments_for(message, workspace))
+        except discord.NotFound as exc:
+            if missing is None:
+                raise
+            raise missing from exc
+        except _TRANSIENT as exc:
+            raise _failure(exc, forbidden, missing or forbidden) from exc
+        return str(sent.id)
+
+    async def _dm(self, user_id: str) -> int:
+        left = _fatal(prompts.say("discord.delivery.member_left", user=user_id))
+        if not user_id.isdecimal():
+            raise left
+        try:
+            data = await self.client.http.start_private_message(int(user_id))
+        except _TRANSIENT as exc:
+            raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.dm_closed", user=user_id)), missing=left) from exc
+        return int(data["id"])
+
+    async def _send_to_pair(self, dest: Destination, message: Message, nonce: str) -> Delivered:
+        # A thread opened by a send that then failed is reused by the retry (in this process), so a lost
+        # answer neither leaves a stray thread nor defeats the nonce.
+        key = (dest.workspace, dest.home, dest.members)
+        known = dest.ref or self._opened.get(key)
+        if known:
+            try:
+                sent = await self._post(
+                    _channel_id(known), dest.workspace, message, nonce,
+                    forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=known)), missing=None,
+                )
+                self._opened.pop(key, None)
+                return Delivered(sent, None if known == dest.ref else known)
+            except discord.NotFound:
+                # Someone deleted the thread: open a new one; the deliverer stores it on the pair.
+                log.warning("pair thread %s was deleted; opening a new one", known)
+        thread = str(await self._open_thread(dest))
+        self._opened[key] = thread
+        sent = await self._post(int(thread), dest.workspace, message, nonce,
+                                forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=thread)),
+                                missing=_fatal(prompts.say("discord.delivery.pairs_channel_gone", channel=dest.home)))
+        self._opened.pop(key, None)
+        return Delivered(sent, thread)
+
+    async def _open_thread(self, dest: Destination) -> int:
+        """A private thread in the program's pairs channel with both members added."""
+        if not dest.home:
+            raise _fatal(prompts.say("discord.delivery.no_pairs_channel"))
+        home = _channel_id(dest.home)
+        names = [await self._member_name(dest.workspace, member) for member in dest.members]
+        name = prompts.say("discord.thread_name", a=names[0], b=names[-1])
+        try:
+            thread = await self.client.http.start_thread_without_message(
+                home, name=clip(name, THREAD_NAME_LIMIT), auto_archive_duration=ARCHIVE_AFTER_MINUTES,
+                type=discord.ChannelType.private_thread.value, invitable=False,
+            )
+        except _TRANSIENT as exc:
+            raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.thread_forbidden", channel=dest.home)),
+                           missing=_fatal(prompts.say("discord.delivery.pairs_channel_gone", channel=dest.home))) from exc
+        thread_id = int(thread["id"])
+        for member in dest.members:
+            try:
+                await self.client.http.add_user_to_thread(thread_id, int(member))
+            except _TRANSIENT as exc:
+                raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.add_member_forbidden", channel=thread_id,
+                                                     user=member)),
+                               missing=_fatal(prompts.say("discord.delivery.member_left", user=member))) from exc
+        return thread_id
+
+    async def _member_name(self, workspace: str, user_id: str) -> str:
+        left = _fatal(prompts.say("discord.delivery.member_left", user=user_id))
+        if not (workspace.isdecimal() and user_id.isdecimal()):
+            raise left
+        try:
+            data = await self.client.http.get_member(int(workspace), int(user_id))
+        except _TRANSIENT as exc:
+            raise _failure(exc, forbidden=left, missing=left) from exc
+        return _display_name(data)
+
+
+def _channel_id(ref: str | None) -> int:
+    """A channel id from a stored reference; anything else (a typed #name) cannot be posted to."""
+    if ref is None or not ref.isdecimal():
+        raise _fatal(prompts.say("discord.delivery.not_a_channel", channel=ref or ""))
+    return int(ref)
+
+
+def _display_name(member: Any) -> str:
+    user = member.get("user", {})
+    return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))

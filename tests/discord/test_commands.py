@@ -1,0 +1,89 @@
+"""/mentor as Discord application commands: registered from the core's catalog, typed options turned into
+the core's command text, autocomplete that only shows what the person may see."""
+
+from __future__ import annotations
+
+import shlex
+
+from adapters.discord.commands import command_line, mentor_group
+from adapters.discord.views import split_text
+from bot.commands.catalog import SUBCOMMANDS
+from bot.commands.parser import tokenize
+from bot.core import MentorBot
+from tests.discord.conftest import Cast, People, Running
+from tests.discord.fake_discord import GUILD_ID, LEADS, FakeDiscord
+from tests.discord.test_story import pair_them, setup_program
+
+
+def test_every_core_subcommand_is_a_discord_command() -> None:
+    group = mentor_group()
+    names = set()
+    for command in group.commands:
+        children = getattr(command, "commands", None)
+        names |= {f"{command.name} {c.name}" for c in children} if children else {command.name}
+    assert names == {s.name for s in SUBCOMMANDS} | {"help"}
+    assert all(len(c.description) <= 100 for c in group.walk_commands())
+
+
+def test_options_become_core_text_that_reads_back_the_same() -> None:
+    text = command_line("problem", "He said “it’s fine” -- twice", pair=3)
+    assert tokenize(text) == ["problem", "He said \"it's fine\" -- twice", "--pair", "3"]
+    assert command_line("pairs", at_risk=True, all_=False, program="Spring Cohort") == \
+        "pairs --at-risk --program 'Spring Cohort'"
+    assert shlex.split(command_line("pair", "<@1|Ann Lee>", None)) == ["pair", "<@1|Ann Lee>"]
+
+
+async def test_start_up_asks_for_the_guilds_intent_only_and_registers_mentor(
+    running: Running, fake: FakeDiscord
+) -> None:
+    assert fake.identify is not None and fake.identify["intents"] == 1
+    (sync,) = fake.find("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")
+    (mentor,) = sync.body
+    assert mentor["name"] == "mentor" and mentor["dm_permission"] is False  # servers only
+    join = next(o for o in mentor["options"] if o["name"] == "join")
+    role = next(o for o in join["options"] if o["name"] == "role")
+    assert [c["value"] for c in role["choices"]] == ["mentor", "mentee", "peer"]
+
+
+async def test_help_is_the_cores_help(running: Running, people: People, cast: Cast) -> None:
+    reply = await people.command(cast.bob, "help", command="pair")
+    assert reply.text.startswith("/mentor pair @mentor @mentee") and reply.ephemeral
+
+
+async def test_mentions_and_channels_reach_the_core_resolved(
+    running: Running, fake: FakeDiscord, people: People, cast: Cast
+) -> None:
+    await setup_program(people, cast)
+    reply = await people.command(cast.carol, "coordinators", action="add", person=cast.rita)
+    assert "Rita" in reply.text
+    listed = await people.command(cast.rita, "coordinators")
+    assert "Carol" in listed.text and "Rita" in listed.text
+    assert f"<#{LEADS}|leads>" in (await people.command(cast.carol, "channel", channel=LEADS)).text
+
+
+async def test_a_bad_time_zone_gets_the_cores_answer(running: Running, people: People, cast: Cast) -> None:
+    reply = await people.command(cast.bob, "profile", tz="Mars/Olympus")
+    assert "is not a time zone I know" in reply.text
+
+
+async def test_autocomplete_programs_zones_and_only_visible_pairs(
+    running: Running, fake: FakeDiscord, people: People, cast: Cast, bot: MentorBot
+) -> None:
+    await setup_program(people, cast)
+    await pair_them(people, cast, bot, fake)
+    assert await people.autocomplete(cast.bob, "join", "program", role="mentor", program="spr") == ["Spring"]
+    assert await people.autocomplete(cast.bob, "join", "program", role="mentor", program="nope") == []
+    assert "Europe/Berlin" in await people.autocomplete(cast.bob, "profile", "tz", tz="berl")
+    mine = await people.autocomplete(cast.alice, "checkin", "pair", pair="")
+    assert mine == ["#1 Bob (mentor) & Alice (mentee)"]
+    assert await people.autocomplete(cast.dave, "checkin", "pair", pair="") == []  # not Dave's pair
+    assert await people.autocomplete(cast.carol, "nudge", "target", target="") == [
+        "All active pairs", "#1 Bob (mentor) & Alice (mentee)"]
+    assert await people.autocomplete(cast.dave, "ack", "escalation", escalation="") == []
+
+
+def test_a_long_reply_is_split_at_line_ends() -> None:
+    text = "\n".join(f"line {i:04d} " + "x" * 90 for i in range(60))
+    parts = split_text(text)
+    assert len(parts) == 4 and all(len(p) <= 2000 and p.startswith("line ") for p in parts)  # 19 lines each
+    assert "\n".join(parts) == text
