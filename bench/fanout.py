@@ -1,11 +1,17 @@
 """The weekly fan-out: N active pairs come due at once; how long do planning and delivery take?
 
     python bench/fanout.py [--pairs 10000] [--db postgresql+asyncpg://postgres@127.0.0.1:5432/bench_fanout]
+    python bench/fanout.py --slack [--pairs 200]
 
 SQLite (a fresh temporary file) by default. A PostgreSQL database named by --db is created when
 missing and its public schema is dropped and recreated when present. The bot's own sweeps plan the
 check-ins and its deliverer sends them to a messenger that only records; the run then checks that
 every pair got exactly one nudge and that a second round sends nothing.
+
+With --slack the nudges go through the Slack adapter's messenger (pacing, retry handlers) to the fake
+Slack Web API from the tests, which enforces chat.postMessage's limits on real time (answering 429 with
+Retry-After past them); each pair already has its group DM, as after its intro. It prints the messages
+per second achieved against the limit's maximum.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from adapters.slack.client import make_client
+from adapters.slack.messenger import SlackMessenger
+from adapters.slack.pacing import PER_CONVERSATION_SECONDS, PER_MINUTE, Pacer
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.messages import Message
@@ -91,6 +100,30 @@ class RecordingMessenger:
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
         return Profile(user_id, user_id)
+
+
+class RecordingSlackMessenger(SlackMessenger):
+    """The Slack messenger, remembering what it sent for the exactly-once checks."""
+
+    def __init__(self, api_url: str) -> None:
+        pacer = Pacer()
+        super().__init__(make_client("xoxb-bench", api_url, pacer), pacer)
+        self.sent: list[tuple[str, Destination]] = []
+        self.updated: list[tuple[str, Destination]] = []
+
+    async def send(self, dest: Destination, message: Message, *, idempotency_key: str) -> Delivered:
+        delivered = await super().send(dest, message, idempotency_key=idempotency_key)
+        self.sent.append((idempotency_key, dest))
+        return delivered
+
+
+def fake_slack() -> Any:
+    """The tests' fake Slack, enforcing chat.postMessage's limits (imported from the checkout)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.slack.fake_slack import FakeSlack
+
+    return FakeSlack(team=WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
+                     channel_interval=PER_CONVERSATION_SECONDS)
 
 
 def async_url(url: str) -> str:
@@ -165,8 +198,10 @@ def program_model(program_id: int, workspace_id: int, created: datetime) -> Prog
     )
 
 
-async def seed(db: Database, pairs: int, created: datetime, active_since: datetime) -> Program:
-    """One workspace, one program, `pairs` active mentor/mentee pairs, inserted in bulk."""
+async def seed(db: Database, pairs: int, created: datetime, active_since: datetime, platform: str = PLATFORM,
+               conversations: bool = False) -> Program:
+    """One workspace, one program, `pairs` active mentor/mentee pairs, inserted in bulk; with
+    `conversations`, each pair already has its shared conversation (G<pair id>)."""
     program = program_model(1, 1, created)
     members: list[dict[str, Any]] = []
     enrollments: list[dict[str, Any]] = []
@@ -206,10 +241,11 @@ async def seed(db: Database, pairs: int, created: datetime, active_since: dateti
                 "status": PairStatus.ACTIVE.value,
                 "created_at": active_since,
                 "active_since": active_since,
+                "conversation_ref": f"G{i + 1}" if conversations else None,
             }
         )
     async with db.transaction() as s:
-        await s.exec(insert(Workspace), params=[{"id": 1, "platform": PLATFORM, "external_id": WORKSPACE, "name": "Bench"}])
+        await s.exec(insert(Workspace), params=[{"id": 1, "platform": platform, "external_id": WORKSPACE, "name": "Bench"}])
         await s.exec(insert(Program), params=[program.model_dump()])
         for table, rows in ((Member, members), (Enrollment, enrollments), (Pair, pair_rows)):
             for start in range(0, len(rows), SEED_CHUNK):
@@ -246,20 +282,22 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-async def run(url: str, pairs: int) -> bool:
+async def run(url: str, pairs: int, slack: bool = False) -> bool:
     db = Database(url)
+    fake = fake_slack() if slack else None
+    api = await fake.start() if fake else ""
     try:
         created = datetime.combine(WEEK - timedelta(days=70), datetime.min.time(), tzinfo=UTC)
         active_since = datetime.combine(WEEK - timedelta(days=14), datetime.min.time(), tzinfo=UTC)
         t0 = time.perf_counter()
-        program = await seed(db, pairs, created, active_since)
+        program = await seed(db, pairs, created, active_since, "slack" if slack else PLATFORM, conversations=slack)
         seeded = time.perf_counter() - t0
 
         # Every pair is due at the earliest of its two members' local Monday 10:00; stand one
         # minute past the latest of those, and make sure that is still this week's period for all.
         clock = ManualClock(created)
         bot = MentorBot(db, clock)
-        messenger = RecordingMessenger()
+        messenger = RecordingSlackMessenger(api) if slack else RecordingMessenger()
         bot.add_messenger(messenger)
         zone_sets = await pair_zone_sets(db, bot.rt.default_tz)
         now = max(due_at(program, WEEK, zs) for zs in zone_sets) + timedelta(minutes=1)
@@ -306,6 +344,13 @@ async def run(url: str, pairs: int) -> bool:
         print(f"pairs/s:               {pairs / total:.0f}")
         print(f"messages sent:         {delivered} (messenger saw {sent_before})")
         print(f"peak RSS:              {peak_rss_mib():.1f} MiB")
+        if fake is not None:
+            per_second = PER_MINUTE["chat.postMessage"] / 60
+            ceiling = per_second + fake.burst / delivery  # the burst Slack allows on top of the rate
+            print(f"slack messages/s:      {delivered / delivery:.2f} against a limit of {per_second:.2f}/s "
+                  f"({PER_MINUTE['chat.postMessage']}/min, at most {ceiling:.2f}/s over {delivery:.0f} s with "
+                  f"its burst of {fake.burst}): {100 * delivered / delivery / ceiling:.0f}% of the maximum")
+            print(f"slack 429s:            {fake.rejected} (each waited out and retried, none dropped)")
         checks = {
             "check-ins planned = pairs": checkins == pairs,
             "outbox nudge rows = pairs": outbox_nudges == pairs and outbox_pairs == pairs,
@@ -322,19 +367,25 @@ async def run(url: str, pairs: int) -> bool:
         return all(checks.values())
     finally:
         await db.close()
+        if fake is not None:
+            await fake.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pairs", type=int, default=10000, help="active mentor/mentee pairs (default 10000)")
+    parser.add_argument("--pairs", type=int, help="active mentor/mentee pairs (default 10000; 200 with --slack)")
     parser.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
+    parser.add_argument("--slack", action="store_true",
+                        help="deliver through the Slack messenger to a fake Slack enforcing its rate limits")
     args = parser.parse_args(argv)
+    if args.pairs is None:
+        args.pairs = 200 if args.slack else 10000
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
         url = prepare_database(args.db, Path(tmp))
-        ok = asyncio.run(run(url, args.pairs))
+        ok = asyncio.run(run(url, args.pairs, args.slack))
     return 0 if ok else 1
 
 

@@ -1,0 +1,25 @@
+"""The Slack adapter (slack-bolt): `mentorbot run --slack` and `mentorbot doctor` reach it through PLATFORM."""
+
+from __future__ import annotations
+
+from adapters.platform import Platform
+from adapters.slack.app import SlackAdapter
+from adapters.slack.doctor import doctor
+from adapters.slack.server import serve_http, serve_socket_mode
+from adapters.slack.settings import SlackSettings, load
+from bot.core import MentorBot
+
+
+async def serve(bot: MentorBot, settings: SlackSettings) -> None:
+    """Register the Slack messenger on the bot, then serve HTTP or Socket Mode until cancelled."""
+    adapter = SlackAdapter(bot, settings)
+    try:
+        if settings.slack_app_token:
+            await serve_socket_mode(adapter.app, settings.slack_app_token)
+        else:
+            await serve_http(adapter.app, settings.port)
+    finally:
+        await adapter.drain()
+
+
+PLATFORM = Platform(name="slack", load=load, serve=serve, doctor=doctor)

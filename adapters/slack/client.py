@@ -1,0 +1,74 @@
+"""The one AsyncWebClient every Slack call goes through, with slack-sdk's async retry handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import ClientError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.pacing import Pacer
+
+DEFAULT_RETRY_AFTER = 1.0
+# What a Web API call can raise once the retry handlers have given up.
+CALL_FAILURES = (SlackApiError, ClientError, TimeoutError, OSError)
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    """The Retry-After header in seconds, however the headers are shaped."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(float(raw), 0.0)
+            except ValueError:
+                return None
+    return None
+
+
+class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's 429 handler, but it waits through the pacer: every later call to the same method
+    waits out the Retry-After too, and tests move time instead of sleeping."""
+
+    def __init__(self, pacer: Pacer, max_retry_count: int = 1) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.pacer = pacer
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        wait = retry_after(response.headers)
+        method = request.url.rstrip("/").rsplit("/", 1)[-1]
+        self.pacer.back_off(method, DEFAULT_RETRY_AFTER if wait is None else wait)
+        state.next_attempt_requested = True
+        await self.pacer.wait(method)
+        state.increment_current_attempt()
+
+
+def make_client(token: str, base_url: str, pacer: Pacer, *, timeout: int = 10) -> AsyncWebClient:
+    """A Web API client for `base_url` that retries 429s (after Retry-After) and dropped connections."""
+    handlers: list[AsyncRetryHandler] = [
+        PacedRateLimitRetry(pacer),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(0.5)),
+    ]
+    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)

@@ -1,0 +1,171 @@
+"""Slash-command ack latency through the real HTTP stack: signed POSTs into the bolt app backed by SQLite.
+
+    python bench/slack_ack.py [--total 2000] [--concurrency 50] [--users 100] [--command status]
+
+The bot runs exactly as `mentorbot run --slack` serves it (aiohttp on 127.0.0.1, bolt AsyncApp, the
+core on a fresh SQLite file), its Web API pointed at the fake Slack from the tests. Each request is
+timed from send to the ack arriving (the ack carries the core's reply). A bare bolt app with a no-op
+handler is measured the same way in the same run, and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.app import SlackAdapter
+from adapters.slack.server import EVENTS_PATH, web_app
+from adapters.slack.settings import SlackSettings
+from bot.clock import SystemClock
+from bot.core import MentorBot
+from storage.db import Database
+from storage.migrate import upgrade
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+TEAM = "TBENCH"
+
+
+async def start(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}{EVENTS_PATH}"
+
+
+def signed(body: str) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    return {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body) or ""}
+
+
+async def hammer(url: str, total: int, concurrency: int, users: int, command: str,
+                 hook: str) -> tuple[list[float], int]:
+    """Send `total` slash commands, `concurrency` at a time; returns the latencies (ms) and the failures."""
+    numbers = itertools.count()
+    latencies: list[float] = []
+    failures = 0
+
+    async def worker(session: ClientSession) -> None:
+        nonlocal failures
+        while (n := next(numbers)) < total:
+            body = urlencode({"team_id": TEAM, "user_id": f"U{n % users:05d}", "user_name": f"user{n % users}",
+                              "command": "/mentor", "text": command, "channel_id": "CBENCH",
+                              "trigger_id": f"bench-{time.time_ns()}-{n}", "response_url": hook})
+            t0 = time.perf_counter()
+            async with session.post(url, data=body.encode(), headers=signed(body)) as resp:
+                await resp.read()
+                ok = resp.status == 200
+            latencies.append((time.perf_counter() - t0) * 1000)
+            failures += not ok
+
+    async with ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return latencies, failures
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def line(name: str, values: list[float], seconds: float) -> str:
+    return (f"{name:<22} p50 {pct(values, 50):7.2f} ms   p95 {pct(values, 95):7.2f} ms   p99 {pct(values, 99):7.2f} ms"
+            f"   {len(values) / seconds:6.0f} req/s")
+
+
+async def measure(app: web.Application, args: argparse.Namespace, hook: str,
+                  after: Callable[[], Awaitable[None]]) -> tuple[list[float], int, float]:
+    runner, url = await start(app)
+    try:
+        await hammer(url, args.concurrency, args.concurrency, args.users, args.command, hook)  # warm-up
+        await after()
+        t0 = time.perf_counter()
+        latencies, failures = await hammer(url, args.total, args.concurrency, args.users, args.command, hook)
+        elapsed = time.perf_counter() - t0
+        await after()
+        return latencies, failures, elapsed
+    finally:
+        await runner.cleanup()
+
+
+def fake_slack() -> Any:
+    """The tests' fake Slack Web API; it lives with the tests, so a bench run from a checkout imports it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.slack.fake_slack import FakeSlack
+
+    return FakeSlack(team=TEAM)
+
+
+async def run(args: argparse.Namespace, db_url: str) -> int:
+    fake = fake_slack()
+    for i in range(args.users):
+        fake.add_user(f"U{i:05d}", f"user{i}", "Europe/Berlin")
+    api = await fake.start()
+    db = Database(db_url)
+    try:
+        bot = MentorBot(db, SystemClock())
+        settings = SlackSettings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET,  # type: ignore[call-arg]
+                                 slack_api_url=api)
+        adapter = SlackAdapter(bot, settings)
+        hook = fake.hook_url("bench")
+        bot_lat, bot_fail, bot_s = await measure(web_app(adapter.app), args, hook, adapter.drain)
+
+        bare = AsyncApp(client=AsyncWebClient(token=TOKEN, base_url=api), signing_secret=SECRET,
+                        process_before_response=True)
+
+        async def noop(ack: AsyncAck) -> None:
+            await ack()
+
+        bare.command("/mentor")(noop)
+
+        async def nothing() -> None:
+            return None
+
+        bare_lat, bare_fail, bare_s = await measure(web_app(bare), args, hook, nothing)
+    finally:
+        await db.close()
+        await fake.stop()
+    print(f"requests:              {args.total} slash commands (`/mentor {args.command}`), {args.concurrency} at a "
+          f"time, {args.users} users, SQLite")
+    print(line("mentorbot (SQLite)", bot_lat, bot_s))
+    print(line("bare bolt, no-op ack", bare_lat, bare_s))
+    print("ratio mentorbot/bare   " + "   ".join(
+        f"p{q} {pct(bot_lat, q) / pct(bare_lat, q):5.1f}x" for q in (50, 95, 99)))
+    print(f"over 3 s:              {sum(v > 3000 for v in bot_lat)}; failed requests: {bot_fail + bare_fail}")
+    return 0 if bot_fail + bare_fail == 0 and max(bot_lat) < 3000 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--total", type=int, default=2000, help="slash commands per app (default 2000)")
+    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
+    parser.add_argument("--users", type=int, default=100, help="distinct Slack users sending them (default 100)")
+    parser.add_argument("--command", default="status", help="the /mentor subcommand sent (default: status)")
+    args = parser.parse_args(argv)
+    if args.total < 100 or args.concurrency < 1 or args.users < 1:
+        parser.error("--total must be at least 100, --concurrency and --users at least 1")
+    with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'ack.db'}"
+        upgrade(url)  # runs its own event loop, so outside asyncio.run
+        return asyncio.run(run(args, url))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

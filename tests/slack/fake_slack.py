@@ -1,0 +1,243 @@
+"""A fake Slack Web API (and Socket Mode WebSocket) on 127.0.0.1 that records every call.
+
+It keeps what a user would see (posted messages with their current blocks, opened modals, the App Home),
+answers with Slack's shapes, and can be told to fail calls (429 with Retry-After, 500, error codes) or to
+enforce Slack's rate limits on real time (for the benchmark)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+Params = dict[str, Any]
+
+
+@dataclass
+class Call:
+    method: str
+    params: Params
+    token: str | None = None
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str | None = None
+    retry_after: float | None = None
+    times: int = 1
+    when: Callable[[Params], bool] = lambda params: True
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    edits: int = 0
+
+
+@dataclass
+class FakeSlack:
+    team: str = "T1"
+    bot_user: str = "UBOT"
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], Posted] = field(default_factory=dict)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    # method -> calls per minute, and seconds between posts to one channel; enforced only when set.
+    limits: dict[str, int] = field(default_factory=dict)
+    channel_interval: float | None = None
+    burst: int = 5
+    rejected: int = 0
+    views: list[dict[str, Any]] = field(default_factory=list)  # modals opened, as Slack holds them
+    socket_acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _due: dict[str, float] = field(default_factory=dict)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, name: str, tz: str | None = "Europe/Berlin", *, admin: bool = False,
+                 deleted: bool = False) -> dict[str, Any]:
+        user = {"id": user_id, "team_id": self.team, "name": name.lower(), "real_name": name, "tz": tz,
+                "is_admin": admin, "is_owner": False, "deleted": deleted, "is_bot": False,
+                "profile": {"display_name": name, "real_name": name}}
+        self.users[user_id] = user
+        return user
+
+    def fail(self, method: str, *, status: int = 200, error: str | None = None, retry_after: float | None = None,
+             times: int = 1, when: Callable[[Params], bool] = lambda params: True) -> None:
+        """Answer the next `times` matching calls of `method` with this failure."""
+        self.failures.setdefault(method, []).append(Failure(status, error, retry_after, times, when))
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/hooks/{hook}", self._hook)
+        app.router.add_get("/link/", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url + "/api/"
+
+    async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- what a test reads -------------------------------------------------------------------
+
+    def called(self, method: str) -> list[Params]:
+        return [c.params for c in self.calls if c.method == method]
+
+    def hook_url(self, name: str) -> str:
+        return f"{self.url}/hooks/{name}"
+
+    def replies(self, hook: str) -> list[Params]:
+        """Ephemeral replies posted through one response_url."""
+        return [c.params for c in self.calls if c.method == f"hook:{hook}"]
+
+    def in_channel(self, channel: str) -> list[Posted]:
+        return [m for m in self.messages.values() if m.channel == channel]
+
+    # --- the Web API ---------------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> Params:
+        params: Params = dict(request.query)
+        body = await request.read()
+        if body:
+            if request.content_type == "application/json":
+                params.update(json.loads(body))
+            else:
+                params.update(parse_qsl(body.decode()))
+        for key in ("blocks", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    def _rate_limited(self, method: str, params: Params) -> float | None:
+        """Seconds to wait when this call is over an enforced limit (GCRA with a small burst)."""
+        now = time.monotonic()
+        keys = []
+        if rate := self.limits.get(method):
+            keys.append((method, 60.0 / rate, (self.burst - 1) * 60.0 / rate))
+        if self.channel_interval and method == "chat.postMessage":
+            keys.append((f"channel:{params.get('channel')}", self.channel_interval, 0.0))
+        waits = [self._due.get(k, now) - tol - now for k, _, tol in keys]
+        if waits and max(waits) > 0:
+            return max(waits)
+        for k, step, _ in keys:
+            self._due[k] = max(self._due.get(k, now), now) + step
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        auth = request.headers.get("Authorization", "")
+        self.calls.append(Call(method, params, auth.removeprefix("Bearer ") or params.get("token")))
+        for failure in self.failures.get(method, []):
+            if failure.times > 0 and failure.when(params):
+                failure.times -= 1
+                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                body = {"ok": False, "error": failure.error or ("ratelimited" if failure.status == 429 else "fatal")}
+                return web.json_response(body, status=failure.status, headers=headers)
+        if (wait := self._rate_limited(method, params)) is not None:
+            self.rejected += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        result = handler(params)
+        return web.json_response({"ok": True, **result} if "error" not in result else {"ok": False, **result})
+
+    def _auth_test(self, params: Params) -> Params:
+        return {"team": "Test Team", "team_id": self.team, "user": "mentorbot", "user_id": self.bot_user,
+                "bot_id": "BBOT", "url": "https://test.slack.com/"}
+
+    def _users_info(self, params: Params) -> Params:
+        user = self.users.get(str(params.get("user")))
+        return {"user": user} if user else {"error": "user_not_found"}
+
+    def _conversations_open(self, params: Params) -> Params:
+        members = sorted(str(params.get("users", "")).split(","))
+        if any(m not in self.users for m in members):
+            return {"error": "user_not_found"}
+        return {"channel": {"id": "G" + "".join(m.removeprefix("U") for m in members)}}
+
+    def _chat_postMessage(self, params: Params) -> Params:
+        channel = str(params.get("channel"))
+        if channel.startswith("U"):
+            user = self.users.get(channel)
+            if user is None:
+                return {"error": "channel_not_found"}
+            if user["deleted"]:
+                return {"error": "account_inactive"}
+            channel = "D" + channel.removeprefix("U")
+        ts = f"{1000 + next(self._ts)}.000100"
+        self.messages[(channel, ts)] = Posted(channel, ts, str(params.get("text", "")), params.get("blocks") or [])
+        return {"channel": channel, "ts": ts}
+
+    def _chat_update(self, params: Params) -> Params:
+        posted = self.messages.get((str(params.get("channel")), str(params.get("ts"))))
+        if posted is None:
+            return {"error": "message_not_found"}
+        posted.text, posted.blocks = str(params.get("text", "")), params.get("blocks") or []
+        posted.edits += 1
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    def _chat_postEphemeral(self, params: Params) -> Params:
+        return {"message_ts": f"{1000 + next(self._ts)}.000200"}
+
+    def _views_open(self, params: Params) -> Params:
+        if str(params.get("trigger_id", "")).startswith("expired"):
+            return {"error": "expired_trigger_id"}
+        view = {**(params.get("view") or {}), "id": f"V{next(self._ts)}", "hash": "h1"}
+        self.views.append(view)
+        return {"view": view}
+
+    def _views_publish(self, params: Params) -> Params:
+        return {"view": params.get("view") or {}}
+
+    def _apps_connections_open(self, params: Params) -> Params:
+        return {"url": self.url.replace("http://", "ws://") + "/link/?ticket=t1"}
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(f"hook:{request.match_info['hook']}", json.loads(await request.read())))
+        return web.Response(text="ok")
+
+    # --- Socket Mode -----------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                      "connection_info": {"app_id": "A1"}, "debug_info": {"host": "fake"}}))
+        self._connected.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await self.socket_acks.put(json.loads(msg.data))
+        return ws
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Deliver one Socket Mode envelope to the connected app."""
+        await self._connected.wait()
+        await self._sockets[-1].send_str(json.dumps(envelope))
