@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,8 @@ class Platform:
 
     name: str
     load: Callable[[str | None], Any]
-    serve: Callable[[MentorBot, Any], Awaitable[None]]
-    doctor: Callable[[Any], Awaitable[list[Check]]]
+    serve: Callable[[MentorBot, Any], Coroutine[Any, Any, None]]
+    doctor: Callable[[Any], Coroutine[Any, Any, list[Check]]]
 
 
 def platforms() -> list[Platform]:

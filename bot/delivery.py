@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, case, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,9 @@ MAX_ATTEMPTS = 8
 BASE_BACKOFF = 30.0  # seconds; doubles per attempt
 MAX_BACKOFF = 3600.0
 EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to be sent
+# A platform's pacing can stretch a weekly fan-out over many minutes. Direct messages (ratings,
+# replies to a click) and edits (an answered nudge) go ahead of it, one batch at most behind.
+_URGENT_FIRST = case((or_(col(Outbox.edits_key).is_not(None), col(Outbox.dest_kind) == "user"), 0), else_=1)
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Deliverer:
         self.on_failure = on_failure
         self.concurrency = concurrency
 
-    async def deliver_due(self, now: datetime, batch: int = 500) -> int:
+    async def deliver_due(self, now: datetime, batch: int = 100) -> int:
         """Send everything due at `now`; returns how many rows were sent."""
         sent = 0
         while True:
@@ -95,7 +98,7 @@ class Deliverer:
                     or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
                     *self._ours(),
                 )
-                .order_by(col(Outbox.id))
+                .order_by(_URGENT_FIRST, col(Outbox.id))
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             )

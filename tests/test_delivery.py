@@ -8,6 +8,8 @@ from sqlmodel import select
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.delivery import MAX_ATTEMPTS
+from bot.messages import Message
+from bot.outbox import enqueue
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, Outbox, OutboxStatus
 from tests.conftest import SETUP, Script
@@ -237,3 +239,33 @@ async def test_a_pairs_conversation_opens_in_the_programs_pairs_channel(run: Scr
     await bot.deliver()
     intro = next(s for s in recorder.sent if s.dest.kind == "pair")
     assert (intro.dest.members, intro.dest.home) == (("bob", "alice"), "#mentoring")
+
+
+async def test_an_escalation_the_coordinators_channel_refuses_reaches_them_by_dm(run: Script, bot: MentorBot) -> None:
+    await setup_pairs(run)
+    recorder = replace_messenger(bot)
+    recorder.fail = fail_times(99, retryable=False, when=lambda dest, key: dest.kind == "channel")
+    await run("@alice /mentor problem my mentor keeps cancelling")
+    await bot.deliver()
+    await bot.deliver()
+    direct = [s for s in recorder.sent if s.key.startswith("escalation:1@channel:#leads@direct:")]
+    assert [s.dest.ref for s in direct] == ["carol"]
+    assert direct[0].message.text.startswith("I could not post this in the coordinators' channel #leads")
+    assert "keeps cancelling" in str(direct[0].message.fields)
+    assert not [s for s in recorder.sent if s.dest.ref in ("bob", "alice") and "cancelling" in str(s.message)]
+
+
+async def test_direct_messages_and_edits_go_ahead_of_a_queued_fan_out(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await setup_pairs(run)
+    await bot.deliver()  # the intros
+    recorder = replace_messenger(bot)
+    clock.set(NUDGE_AT)
+    await bot.run_sweeps()  # both nudges queued
+    async with db.transaction() as s:
+        await enqueue(s, key="late-dm", workspace_id=1, dest_kind="user", target=1, message=Message("hi"),
+                      now=clock.now())
+    await bot.deliverer.deliver_due(clock.now(), batch=1)
+    assert recorder.keys()[0] == "late-dm"
+    assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]

@@ -115,8 +115,8 @@ class SlackAdapter:
             profile = await self.messenger.lookup_profile(team, user_id)
         except CALL_FAILURES as exc:  # Slack being slow or down must not stop the person's command
             log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
-        if profile is None:
-            return Actor(PLATFORM, team, user_id, display_name=fallback_name)
+        if profile is None:  # unknown to Slack right now: keep what the core last knew of their rights
+            return Actor(PLATFORM, team, user_id, display_name=fallback_name, is_admin=None)
         return Actor(PLATFORM, team, user_id, profile.display_name, profile.tz, profile.is_admin)
 
     # --- replies ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ posted to the coordinators, acknowledged and resolved by them. Never shown to th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -41,6 +42,10 @@ async def coordinator_targets(
     a coordinator who is in the pair the notice is about (their partner's report is not for them)."""
     if program.channel_ref:
         return [("channel", program.channel_ref)]
+    return await _coordinator_dms(session, program, pair_id)
+
+
+async def _coordinator_dms(session: AsyncSession, program: Program, pair_id: int | None) -> list[tuple[str, str]]:
     pair = await session.get(Pair, pair_id) if pair_id else None
     in_the_pair = {pair.member_a_id, pair.member_b_id} if pair else set()
     ids = (
@@ -321,8 +326,12 @@ async def next_unacknowledged(rt: Runtime, now: datetime) -> datetime | None:
 
 
 async def delivery_failed(session: AsyncSession, rt: Runtime, row: Outbox, now: datetime) -> None:
-    """A send failed for good: tell the coordinators, unless the failing send was to them."""
-    if row.program_id is None or row.key.startswith(("escalation", "digest")):
+    """A send failed for good: tell the coordinators; when the failing send was to them, DM them instead."""
+    if row.program_id is None:
+        return
+    if row.key.startswith(("escalation", "digest")):
+        if row.dest_kind == "channel":
+            await _post_directly(session, rt, row, now)
         return
     program = await session.get(Program, row.program_id)
     if program is None:
@@ -337,3 +346,23 @@ async def delivery_failed(session: AsyncSession, rt: Runtime, row: Outbox, now: 
     what = row.key.split(":", 1)[0]
     reason = rt.t("escalation.delivery_reason", dest=dest, what=what, error=row.last_error or "?")
     await raise_escalation(session, rt, now, program=program, kind=EscalationKind.DELIVERY, reason=reason, pair=pair)
+
+
+async def _post_directly(session: AsyncSession, rt: Runtime, row: Outbox, now: datetime) -> None:
+    """The coordinators' channel cannot be reached (bot removed, channel deleted): DM each coordinator
+    the post instead, saying why, so an escalation is never lost in the logs."""
+    program = await session.get(Program, row.program_id)
+    if program is None:
+        return
+    pair_id = None
+    if row.key.startswith("escalation"):  # keys are escalation[-kind]:<id>[:...]@channel:<ref>
+        esc = await session.get(Escalation, int(row.key.split("@", 1)[0].split(":")[1]))
+        pair_id = esc.pair_id if esc else None
+    original = Message.from_dict(row.payload)
+    note = rt.t("escalation.channel_unreachable", channel=row.target, error=row.last_error or "?")
+    message = replace(original, text=f"{note}\n\n{original.text}")
+    await enqueue_rows(session, [
+        outbox_row(key=f"{row.key}@direct:{target}", workspace_id=program.workspace_id, program_id=program.id,
+                   dest_kind=kind, target=target, message=message, now=now)
+        for kind, target in await _coordinator_dms(session, program, pair_id)
+    ])
