@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -153,6 +154,13 @@ def text_of(blocks: list[dict[str, Any]]) -> str:
             parts.append(block["text"]["text"])
         parts += [f["text"] for f in block.get("fields", [])]
     return "\n".join(parts)
+
+
+def free_port() -> int:
+    """A port nothing listens on, for a server the code under test binds itself."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def settings(api_url: str, **overrides: Any) -> SlackSettings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,14 +14,8 @@ from aiohttp import web
 
 from adapters.slack import PLATFORM
 from bot.core import MentorBot
-from tests.slack.conftest import TEAM, settings, signed_headers, text_of
+from tests.slack.conftest import TEAM, free_port, settings, signed_headers, text_of
 from tests.slack.fake_slack import FakeSlack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_serve_answers_health_checks_and_signed_commands(
