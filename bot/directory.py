@@ -62,7 +62,7 @@ async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now:
         )
     ).first()
     if member is None:
-        member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)
+        member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)  # type: ignore[arg-type]
         session.add(member)
     member.display_name = actor.display_name or member.display_name or actor.user_id
     if actor.tz:
@@ -109,7 +109,7 @@ async def program_by_name(session: AsyncSession, ws: Workspace, name: str) -> Pr
 
 async def programs_of(session: AsyncSession, ws: Workspace) -> list[Program]:
     stmt = select(Program).where(Program.workspace_id == ws.id, col(Program.archived).is_(False))
-    return list((await session.exec(stmt.order_by(Program.id))).all())
+    return list((await session.exec(stmt.order_by(col(Program.id)))).all())
 
 
 async def is_coordinator(session: AsyncSession, member: Member, program: Program) -> bool:

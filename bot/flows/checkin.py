@@ -36,7 +36,7 @@ ANSWERS = {
     "checkin.rescheduled": CheckinStatus.RESCHEDULED,
     "checkin.could_not_meet": CheckinStatus.COULD_NOT_MEET,
 }
-BAD = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
+BAD: tuple[str, ...] = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
 
 
 def nudge_key(pair_id: int, period: str) -> str:
@@ -78,7 +78,7 @@ async def plan_due(rt: Runtime, now: datetime) -> int:
             batch = await _active_pairs(s, after_id)
             if not batch:
                 return planned
-            after_id = batch[-1][0].id
+            after_id = batch[-1][0].id or after_id  # stored rows always have an id
             planned += await _plan_batch(s, rt, now, batch)
 
 

@@ -63,7 +63,8 @@ async def _ratings(s: AsyncSession, program: Program) -> dict[int, list[int]]:
 
 async def at_risk_pairs(s: AsyncSession, rt: Runtime, program: Program) -> dict[int, str]:
     """Live pairs that need a coordinator's eye, each with why."""
-    live = (await s.exec(select(Pair.id).where(Pair.program_id == program.id, col(Pair.status).in_(LIVE)))).all()
+    live = [pid for pid in (await s.exec(select(Pair.id).where(Pair.program_id == program.id,
+                                                                 col(Pair.status).in_(LIVE)))).all() if pid]
     closed, ratings = await _closed_checkins(s, program), await _ratings(s, program)
     open_esc = {
         pid for pid in (
@@ -124,7 +125,7 @@ async def report(ctx: Ctx, args: Args) -> Response:
         await s.exec(select(func.count()).select_from(Outbox).where(Outbox.program_id == program.id,
                                                                      Outbox.status == OutboxStatus.FAILED))
     ).one()
-    fields = (
+    fields: tuple[tuple[str, str], ...] = (
         (t("report.people"), t("report.people_value", mentors=roles[Role.MENTOR], mentees=roles[Role.MENTEE],
                                peers=roles[Role.PEER])),
         (t("report.pairs"), t("report.pairs_value", active=pair_counts[PairStatus.ACTIVE],

@@ -24,7 +24,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()
