@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.periods import next_period
 from storage.models import Checkin, CheckinStatus, Feedback, Member, Pair, PairStatus, Program
 
 LIVE = (PairStatus.ACTIVE, PairStatus.PAUSED)
@@ -85,6 +87,26 @@ async def open_checkin(session: AsyncSession, pair_id: int) -> Checkin | None:
 async def period_checkin(session: AsyncSession, pair_id: int, day: date) -> Checkin | None:
     stmt = select(Checkin).where(Checkin.pair_id == pair_id, Checkin.period == day.isoformat())
     return (await session.exec(stmt)).first()
+
+
+@dataclass(frozen=True)
+class NextCheckin:
+    """What a member is told about their pair's next check-in (status, home page)."""
+
+    waiting: str | None = None  # the period of an unanswered check-in
+    due: datetime | None = None  # else, for an active pair, when the next one opens
+    logged: bool = False  # that next one was already logged with /mentor checkin
+
+
+async def next_checkin(session: AsyncSession, rt: Runtime, pair: Pair, program: Program,
+                       a: Member, b: Member, now: datetime) -> NextCheckin:
+    """The pair's unanswered check-in, or when its next one opens and whether it is already logged."""
+    if (waiting := await open_checkin(session, pair.id)) is not None:  # type: ignore[arg-type]
+        return NextCheckin(waiting=waiting.period)
+    if pair.status != PairStatus.ACTIVE:
+        return NextCheckin()
+    day, due = next_period(program, zones(rt, a, b), max(now, pair.active_since))
+    return NextCheckin(due=due, logged=await period_checkin(session, pair.id, day) is not None)  # type: ignore[arg-type]
 
 
 async def recent_checkins(session: AsyncSession, pair_id: int, limit: int = 4) -> list[Checkin]:

@@ -12,8 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Runtime
 from bot.directory import coordinated_programs
 from bot.messages import Message
-from bot.pairs import label, members_of, open_checkin, pairs_of, recent_checkins, zones
-from bot.periods import next_period
+from bot.pairs import label, members_of, next_checkin, pairs_of, recent_checkins
 from storage.models import (
     CheckinStatus,
     Enrollment,
@@ -61,11 +60,12 @@ async def _member_part(s: AsyncSession, rt: Runtime, now: datetime, me: Member) 
         partner = b if a.id == me.id else a
         fields = [(rt.t("home.field_partner"), partner.display_name),
                   (rt.t("home.field_state"), rt.t(f"pair.status_{pair.status}"))]
-        if (waiting := await open_checkin(s, pair.id)) is not None:  # type: ignore[arg-type]
-            fields.append((rt.t("home.field_next"), rt.t("home.waiting", period=waiting.period)))
-        elif pair.status == PairStatus.ACTIVE:
-            due = next_period(program, zones(rt, a, b), max(now, pair.active_since))[1]
-            fields.append((rt.t("home.field_next"), rt.when(due, me)))
+        upcoming = await next_checkin(s, rt, pair, program, a, b, now)
+        if upcoming.waiting:
+            fields.append((rt.t("home.field_next"), rt.t("home.waiting", period=upcoming.waiting)))
+        elif upcoming.due:
+            when = rt.when(upcoming.due, me)
+            fields.append((rt.t("home.field_next"), rt.t("home.logged", when=when) if upcoming.logged else when))
         answers = []
         for c in await recent_checkins(s, pair.id, RECENT + 1):  # type: ignore[arg-type]
             if c.status != CheckinStatus.DUE:

@@ -15,8 +15,8 @@ from bot.errors import UserError
 from bot.flows.escalation import raise_escalation
 from bot.messages import Message, Response
 from bot.outbox import enqueue
-from bot.pairs import LIVE, label, members_of, open_checkin, pairs_of, partner_id, period_checkin, zones
-from bot.periods import next_period, valid_zone, zone
+from bot.pairs import LIVE, label, members_of, next_checkin, pairs_of, partner_id
+from bot.periods import valid_zone, zone
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -152,14 +152,12 @@ async def status(ctx: Ctx, args: Args) -> Response:
         partner = b if a.id == ctx.me.id else a
         lines.append(ctx.t("status.pair", label=await label(ctx.session, ctx.rt, pair), partner=partner.display_name,
                            state=ctx.t(f"pair.status_{pair.status}")))
-        open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
-        if open_one is not None:
-            lines.append(ctx.t("status.open_checkin", period=open_one.period))
-        elif pair.status == PairStatus.ACTIVE:
-            day, due = next_period(program, zones(ctx.rt, a, b), max(ctx.now, pair.active_since))
-            logged = await period_checkin(ctx.session, pair.id, day)  # type: ignore[arg-type]
-            key = "status.next_logged" if logged else "status.next_checkin"
-            lines.append(ctx.t(key, when=ctx.rt.when(due, ctx.me)))
+        upcoming = await next_checkin(ctx.session, ctx.rt, pair, program, a, b, ctx.now)
+        if upcoming.waiting:
+            lines.append(ctx.t("status.open_checkin", period=upcoming.waiting))
+        elif upcoming.due:
+            key = "status.next_logged" if upcoming.logged else "status.next_checkin"
+            lines.append(ctx.t(key, when=ctx.rt.when(upcoming.due, ctx.me)))
     return Response([Message("\n".join(lines))])
 
 

@@ -41,3 +41,9 @@ async def test_member_and_coordinator_homes(slack: Slack, clock: ManualClock) ->
     assert "Program Spring (you coordinate it)" in home
     assert "*Active pairs*\n1" in home and "*Open escalations*\n1" in home
     assert "#1 Problem report, open: #1 Bob (mentor) &amp; Alice (mentee)" in home
+
+
+async def test_a_meeting_logged_ahead_shows_on_the_home_tab(slack: Slack) -> None:
+    await setup_pair(slack)
+    await slack.command("UALICE", "checkin")
+    assert "Mon 07 Dec 2026, 04:00 (America/New_York), already logged as met" in await open_home(slack, "UALICE", "Ev-h5")
