@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.commands.dispatch import run_command
 from bot.context import Ctx, Runtime
 from bot.delivery import Deliverer
-from bot.directory import coordinated_programs, ensure_member, ensure_workspace
+from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member
 from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
 from bot.flows import checkin, escalation, feedback, membership
@@ -24,7 +24,7 @@ from bot.messages import Message, Response
 from bot.messenger import Messenger, Profile
 from bot.sweeps import SWEEPS
 from storage.db import Database
-from storage.models import Member, Outbox, ProcessedEvent, Workspace
+from storage.models import Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
 ECHO_LIMIT = 80
@@ -158,13 +158,9 @@ class MentorBot:
     async def viewer(self, platform: str, workspace: str, user_id: str) -> Viewer:
         """A person's time zone and whether they see coordinator posts (for text adapters)."""
         async with self.db.transaction() as s:
-            ws = (await s.exec(select(Workspace).where(Workspace.platform == platform,
-                                                       Workspace.external_id == workspace))).first()
-            me = None if ws is None else (
-                await s.exec(select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id))
-            ).first()
-            if ws is None or me is None:
+            if (found := await known_member(s, platform, workspace, user_id)) is None:
                 return Viewer(self.rt.default_tz, False)
+            ws, me = found
             return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
 
 

@@ -41,12 +41,24 @@ def parse_channel(token: str) -> str | None:
     return None
 
 
+async def find_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace | None:
+    stmt = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    return (await session.exec(stmt)).first()
+
+
+async def known_member(session: AsyncSession, platform: str, workspace: str,
+                       user_id: str) -> tuple[Workspace, Member] | None:
+    """The workspace and member row of someone the bot has met, without creating either (read-only views)."""
+    ws = await find_workspace(session, platform, workspace)
+    if ws is None:
+        return None
+    stmt = select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id)
+    me = (await session.exec(stmt)).first()
+    return None if me is None else (ws, me)
+
+
 async def ensure_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace:
-    ws = (
-        await session.exec(
-            select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
-        )
-    ).first()
+    ws = await find_workspace(session, platform, external_id)
     if ws is None:
         ws = Workspace(platform=platform, external_id=external_id)
         session.add(ws)
@@ -129,8 +141,14 @@ async def is_coordinator(session: AsyncSession, member: Member, program: Program
 
 
 async def coordinated_programs(session: AsyncSession, member: Member, ws: Workspace) -> list[Program]:
-    programs = await programs_of(session, ws)
-    return [p for p in programs if await is_coordinator(session, member, p)]
+    """The workspace's live programs this member coordinates (all of them for an admin), in one query."""
+    if member.is_admin:
+        return await programs_of(session, ws)
+    stmt = select(Program).join(Enrollment, col(Enrollment.program_id) == col(Program.id)).where(
+        Program.workspace_id == ws.id, col(Program.archived).is_(False), Enrollment.member_id == member.id,
+        Enrollment.role == Role.COORDINATOR, col(Enrollment.active).is_(True),
+    )
+    return list((await session.exec(stmt.order_by(col(Program.id)))).all())
 
 
 def member_tz(member: Member, default: str) -> str:

@@ -54,16 +54,22 @@ class SettingsError(Exception):
     """One line per bad setting, naming it and what it expects."""
 
 
+def settings_error(exc: ValidationError, prefix: str = "", missing: str | None = None) -> SettingsError:
+    """One "Bad setting NAME: what it expects" line per error; `prefix` is the settings class's env prefix,
+    `missing` what to say of a required setting that is absent."""
+    lines = []
+    for err in exc.errors():
+        name = prefix + str(err["loc"][0]).upper() if err["loc"] else prefix + "setting"
+        msg = missing if missing and err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"Bad setting {name}: {msg}")
+    return SettingsError("\n".join(lines))
+
+
 def load_settings(env_file: str | None = ".env") -> Settings:
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "setting"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"Bad setting {name}: {msg}")
-        raise SettingsError("\n".join(lines)) from None
+        raise settings_error(exc) from None
 
 
 def configure_logging(settings: Settings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event
@@ -55,6 +55,10 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self._sessions = session_factory(self.engine)
+        # SQLite takes one writer at a time, and its busy handler retries with growing sleeps, which
+        # starves some of many waiting transactions for seconds. Queueing them here, first come first
+        # served, keeps every wait short. (Other processes on the same file still meet the busy timeout.)
+        self._one_writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -63,7 +67,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One session, one transaction: committed on success, rolled back on any error."""
-        async with self._sessions() as session, session.begin():
+        async with self._one_writer or nullcontext(), self._sessions() as session, session.begin():
             yield session
 
     async def upgrade(self) -> None:

@@ -10,7 +10,7 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from yarl import URL
 
-from bot.settings import SettingsError
+from bot.settings import settings_error
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_COORDINATOR_ROLE = "Mentorship Coordinator"
@@ -76,10 +76,4 @@ def load(env_file: str | None = ".env") -> DiscordSettings | None:
     try:
         return DiscordSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            name = PREFIX + str(err["loc"][0]).upper() if err["loc"] else "DISCORD setting"
-            msg = "required: the bot token from the application's Bot page" if err["type"] == "missing" else (
-                str(err["msg"]).removeprefix("Value error, "))
-            lines.append(f"Bad setting {name}: {msg}")
-        raise SettingsError("\n".join(lines)) from None
+        raise settings_error(exc, PREFIX, missing="required: the bot token from the application's Bot page") from None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.settings import SettingsError
+from bot.settings import SettingsError, settings_error
 
 DEFAULT_API_URL = "https://slack.com/api/"
 _NAMES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL")
@@ -65,9 +66,7 @@ class SlackSettings(BaseSettings):
 def _env_file_mentions_slack(env_file: str | None) -> bool:
     if not env_file or not os.path.isfile(env_file):
         return False
-    with open(env_file, encoding="utf-8") as fh:
-        pairs = (line.strip().split("=", 1) for line in fh if "=" in line)
-        return any(name.strip() in _NAMES and value.strip() for name, value in pairs)
+    return any(name in _NAMES and value for name, value in dotenv_values(env_file).items())
 
 
 def load(env_file: str | None = ".env") -> SlackSettings | None:
@@ -78,11 +77,7 @@ def load(env_file: str | None = ".env") -> SlackSettings | None:
     try:
         settings = SlackSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "SLACK"
-            lines.append(f"Bad setting {name}: {str(err['msg']).removeprefix('Value error, ')}")
-        raise SettingsError("\n".join(lines)) from None
+        raise settings_error(exc) from None
     if not settings.socket_mode and not settings.slack_signing_secret:
         raise SettingsError("Bad setting SLACK_SIGNING_SECRET: required in HTTP mode (the app's Basic Information "
                             "page); or set SLACK_APP_TOKEN to use Socket Mode")

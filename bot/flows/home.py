@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Runtime
-from bot.directory import coordinated_programs
+from bot.directory import coordinated_programs, known_member
 from bot.messages import Message
 from bot.pairs import label, members_of, next_checkin, pairs_of, recent_checkins
 from storage.models import (
@@ -23,7 +23,6 @@ from storage.models import (
     PairStatus,
     Program,
     Role,
-    Workspace,
 )
 
 RECENT = 3  # answers shown per pair
@@ -33,12 +32,9 @@ OPEN_SHOWN = 10  # open escalations listed per program
 async def home_messages(rt: Runtime, now: datetime, platform: str, workspace: str, user_id: str) -> list[Message]:
     """What `user_id` of `workspace` on `platform` sees on their home page, as core messages."""
     async with rt.db.transaction() as s:
-        ws = (await s.exec(select(Workspace).where(Workspace.platform == platform,
-                                                   Workspace.external_id == workspace))).first()
-        me = None if ws is None else (await s.exec(
-            select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id))).first()
-        if ws is None or me is None:
+        if (found := await known_member(s, platform, workspace, user_id)) is None:
             return [Message(rt.t("home.welcome"))]
+        ws, me = found
         messages = [Message(rt.t("home.head", name=me.display_name))]
         messages += await _member_part(s, rt, now, me)
         for program in await coordinated_programs(s, me, ws):
