@@ -229,6 +229,10 @@ class Deliverer:
         row.claimed_until = None
         row.attempts += 1
         row.last_error = job.error.reason[:1000]
+        if job.error.conversation_ref and row.dest_kind == "pair":
+            pair = await s.get(Pair, int(row.target))
+            if pair is not None:
+                pair.conversation_ref = job.error.conversation_ref
         if job.error.retryable and row.attempts < MAX_ATTEMPTS:
             row.next_attempt_at = now + backoff(row.attempts, job.error.retry_after)
             log.warning("send %s failed (attempt %d): %s", row.key, row.attempts, job.error.reason)

@@ -39,13 +39,17 @@ class Profile:
 
 
 class DeliveryError(Exception):
-    """A send failed. `retryable` says whether trying again later can help."""
+    """A send failed. `retryable` says whether trying again later can help; `conversation_ref` names a
+    pair's conversation the messenger opened before failing, so the retry posts there instead of
+    opening another."""
 
-    def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None,
+                 conversation_ref: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.conversation_ref = conversation_ref
 
 
 class Messenger(Protocol):

@@ -9,6 +9,7 @@ from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.delivery import MAX_ATTEMPTS
 from bot.messages import Message
+from bot.messenger import DeliveryError, Destination
 from bot.outbox import enqueue
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, Outbox, OutboxStatus
@@ -269,3 +270,25 @@ async def test_direct_messages_and_edits_go_ahead_of_a_queued_fan_out(
     await bot.deliverer.deliver_due(clock.now(), batch=1)
     assert recorder.keys()[0] == "late-dm"
     assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]
+
+
+async def test_a_conversation_opened_by_a_failed_send_is_reused_by_the_retry(
+    run: Script, bot: MentorBot, clock: ManualClock
+) -> None:
+    await run(SETUP)
+    recorder = replace_messenger(bot)
+    failed = []
+
+    def opened_then_failed(dest: Destination, key: str) -> None:
+        if not failed:
+            failed.append(dest.ref)
+            raise DeliveryError("posting failed", conversation_ref="thread-1")
+
+    recorder.fail = opened_then_failed
+    await run("@carol /mentor pair @bob @alice")
+    await bot.deliver()
+    clock.advance(timedelta(hours=1))
+    await bot.deliver()
+    assert failed == [None]
+    intro = next(s for s in recorder.sent if s.key.startswith("intro:"))
+    assert intro.dest.ref == "thread-1"
