@@ -35,9 +35,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from adapters.slack.client import make_client
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench and the tests' fake Slack
+
+from adapters.slack.client import make_client, make_session
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.pacing import PER_CONVERSATION_SECONDS, PER_MINUTE, Pacer
+from bench import fake_slack
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.messages import Message
@@ -103,11 +106,13 @@ class RecordingMessenger:
 
 
 class RecordingSlackMessenger(SlackMessenger):
-    """The Slack messenger, remembering what it sent for the exactly-once checks."""
+    """The Slack messenger, remembering what it sent and edited for the exactly-once checks.
+    Construct it inside the running loop and close() it: it owns its HTTP session."""
 
     def __init__(self, api_url: str) -> None:
         pacer = Pacer()
-        super().__init__(make_client("xoxb-bench", api_url, pacer), pacer)
+        self.session = make_session()
+        super().__init__(make_client("xoxb-bench", api_url, pacer, self.session), pacer)
         self.sent: list[tuple[str, Destination]] = []
         self.updated: list[tuple[str, Destination]] = []
 
@@ -116,14 +121,12 @@ class RecordingSlackMessenger(SlackMessenger):
         self.sent.append((idempotency_key, dest))
         return delivered
 
+    async def update(self, dest: Destination, message_ref: str, message: Message) -> None:
+        await super().update(dest, message_ref, message)
+        self.updated.append((message_ref, dest))
 
-def fake_slack() -> Any:
-    """The tests' fake Slack, enforcing chat.postMessage's limits (imported from the checkout)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.slack.fake_slack import FakeSlack
-
-    return FakeSlack(team=WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
-                     channel_interval=PER_CONVERSATION_SECONDS)
+    async def close(self) -> None:
+        await self.session.close()
 
 
 def async_url(url: str) -> str:
@@ -284,7 +287,10 @@ def peak_rss_mib() -> float:
 
 async def run(url: str, pairs: int, slack: bool = False) -> bool:
     db = Database(url)
-    fake = fake_slack() if slack else None
+    # The fake Slack enforces chat.postMessage's limits, as Slack does.
+    fake = fake_slack(WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
+                      channel_interval=PER_CONVERSATION_SECONDS) if slack else None
+    messenger: RecordingMessenger | RecordingSlackMessenger | None = None
     api = await fake.start() if fake else ""
     try:
         created = datetime.combine(WEEK - timedelta(days=70), datetime.min.time(), tzinfo=UTC)
@@ -366,6 +372,8 @@ async def run(url: str, pairs: int, slack: bool = False) -> bool:
             print(f"{'ok  ' if ok else 'FAIL'}  {name}")
         return all(checks.values())
     finally:
+        if isinstance(messenger, RecordingSlackMessenger):
+            await messenger.close()
         await db.close()
         if fake is not None:
             await fake.stop()

@@ -19,26 +19,29 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import ClientSession, web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench and the tests' helpers
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.server import EVENTS_PATH, web_app
 from adapters.slack.settings import SlackSettings
+from bench import fake_slack
 from bot.clock import SystemClock
 from bot.core import MentorBot
 from storage.db import Database
 from storage.migrate import upgrade
+from tests.slack.conftest import signed_headers
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 TEAM = "TBENCH"
+FORM = "application/x-www-form-urlencoded"
 
 
 async def start(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -48,12 +51,6 @@ async def start(app: web.Application) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}{EVENTS_PATH}"
-
-
-def signed(body: str) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    return {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body) or ""}
 
 
 async def hammer(url: str, total: int, concurrency: int, users: int, command: str,
@@ -70,7 +67,7 @@ async def hammer(url: str, total: int, concurrency: int, users: int, command: st
                               "command": "/mentor", "text": command, "channel_id": "CBENCH",
                               "trigger_id": f"bench-{time.time_ns()}-{n}", "response_url": hook})
             t0 = time.perf_counter()
-            async with session.post(url, data=body.encode(), headers=signed(body)) as resp:
+            async with session.post(url, data=body.encode(), headers=signed_headers(body, FORM, secret=SECRET)) as resp:
                 await resp.read()
                 ok = resp.status == 200
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -105,16 +102,8 @@ async def measure(app: web.Application, args: argparse.Namespace, hook: str,
         await runner.cleanup()
 
 
-def fake_slack() -> Any:
-    """The tests' fake Slack Web API; it lives with the tests, so a bench run from a checkout imports it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.slack.fake_slack import FakeSlack
-
-    return FakeSlack(team=TEAM)
-
-
 async def run(args: argparse.Namespace, db_url: str) -> int:
-    fake = fake_slack()
+    fake = fake_slack(TEAM)
     for i in range(args.users):
         fake.add_user(f"U{i:05d}", f"user{i}", "Europe/Berlin")
     api = await fake.start()
@@ -125,7 +114,10 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
                                  slack_api_url=api)
         adapter = SlackAdapter(bot, settings)
         hook = fake.hook_url("bench")
-        bot_lat, bot_fail, bot_s = await measure(web_app(adapter.app), args, hook, adapter.drain)
+        try:
+            bot_lat, bot_fail, bot_s = await measure(web_app(adapter.app), args, hook, adapter.drain)
+        finally:
+            await adapter.close()
 
         bare = AsyncApp(client=AsyncWebClient(token=TOKEN, base_url=api), signing_secret=SECRET,
                         process_before_response=True)

@@ -19,7 +19,7 @@ async def serve(bot: MentorBot, settings: SlackSettings) -> None:
         else:
             await serve_http(adapter.app, settings.port)
     finally:
-        await adapter.drain()
+        await adapter.close()  # finishes the work in flight, then closes the Web API session
 
 
 PLATFORM = Platform(name="slack", load=load, serve=serve, doctor=doctor)

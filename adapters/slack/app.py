@@ -13,6 +13,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
@@ -28,7 +29,7 @@ from adapters.slack.blocks import (
     home_view,
     reply_payload,
 )
-from adapters.slack.client import CALL_FAILURES, make_client
+from adapters.slack.client import CALL_FAILURES, make_client, make_session
 from adapters.slack.messenger import PLATFORM, SlackMessenger, profile_from_user
 from adapters.slack.pacing import Pacer
 from adapters.slack.settings import SlackSettings
@@ -37,7 +38,6 @@ from bot.events import (
     ActionEvent,
     Actor,
     CommandEvent,
-    Event,
     FormSubmission,
     MemberLeft,
 )
@@ -49,22 +49,33 @@ log = logging.getLogger(__name__)
 COMMAND = "/mentor"
 ACK_BUDGET = 2.0  # seconds the core may take before a command is acked with "working on it"
 CLICK_WINDOW = 5  # seconds: clicks of one button by one person within this window are one click
-CORE_CONCURRENCY = 8  # events handled at once on PostgreSQL: each holds one of the pool's 15 connections
+
+
+def reply_target(body: dict[str, Any]) -> dict[str, str]:
+    """Where replies to a slash command or a click go: its response_url and its channel, when it has them."""
+    reply_to = {"response_url": str(body["response_url"])} if body.get("response_url") else {}
+    channel = body.get("channel")  # a click's {"id": ...}; a slash command has channel_id instead
+    container = body.get("container") or {}
+    if where := (channel.get("id") if isinstance(channel, dict) else None) or body.get("channel_id") \
+            or container.get("channel_id"):
+        reply_to["channel"] = str(where)
+    return reply_to
 
 
 class SlackAdapter:
-    """One workspace's bot token wired to the core: the bolt app, the messenger, and the tasks in flight."""
+    """One workspace's bot token wired to the core: the bolt app, the messenger, and the tasks in flight.
+    Construct it inside the running event loop, and close() it when done: it owns the HTTP session that
+    every Web API call and response_url reply shares (one connection pool instead of one per call)."""
 
-    def __init__(self, bot: MentorBot, settings: SlackSettings, *, pacer: Pacer | None = None,
-                 ack_budget: float = ACK_BUDGET) -> None:
+    def __init__(self, bot: MentorBot, settings: SlackSettings, *, pacer: Pacer | None = None) -> None:
         self.bot = bot
-        self.ack_budget = ack_budget
+        self.ack_budget = ACK_BUDGET
         self.pacer = pacer or Pacer()
-        self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer)
+        self.session: ClientSession = make_session()
+        self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer, self.session)
         self.messenger = SlackMessenger(self.client, self.pacer)
         bot.add_messenger(self.messenger)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._gate = asyncio.Semaphore(1 if bot.db.dialect == "sqlite" else CORE_CONCURRENCY)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret,
@@ -99,12 +110,10 @@ class SlackAdapter:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def handle(self, event: Event) -> Response:
-        """The core's answer to one event. On SQLite, events queue here in order: SQLite takes one writer
-        at a time, and its own busy-wait backs off up to 100 ms per retry, which starves some requests
-        for seconds under load, while an asyncio queue is first come, first served."""
-        async with self._gate:
-            return await self.bot.handle(event)
+    async def close(self) -> None:
+        """Finish the work in flight, then close the HTTP session (shutdown, tests, benches)."""
+        await self.drain()
+        await self.session.close()
 
     # --- who is acting ----------------------------------------------------------------------
 
@@ -128,7 +137,7 @@ class SlackAdapter:
         payload = reply_payload(messages)
         try:
             if url := reply_to.get("response_url"):
-                await AsyncWebhookClient(url).send_dict({**payload, "replace_original": False})
+                await AsyncWebhookClient(url, session=self.session).send_dict({**payload, "replace_original": False})
             elif channel := reply_to.get("channel"):
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=payload["text"],
                                                      blocks=payload["blocks"])
@@ -138,14 +147,17 @@ class SlackAdapter:
             log.warning("could not reply to %s: %s", user, exc)
 
     async def _open_form(self, trigger_id: str | None, form: Form, reply_to: dict[str, str], user: str) -> None:
-        """views.open within the trigger's 3 s; an expired trigger gets a short reply instead."""
+        """views.open within the trigger's 3 s; an expired (or missing) trigger gets a short reply instead."""
+        expired = [Message(prompts.say("slack.form_expired"))]
+        if not trigger_id:
+            log.info("could not open form %s: no trigger_id", form.form_id)
+            await self._tell(reply_to, user, expired)
+            return
         try:
-            if not trigger_id:
-                raise ValueError("no trigger_id")
             await self.client.views_open(trigger_id=trigger_id, view=form_view(form, reply_to))
-        except (SlackApiError, ValueError) as exc:
+        except SlackApiError as exc:
             log.info("could not open form %s: %s", form.form_id, exc)
-            await self._tell(reply_to, user, [Message(prompts.say("slack.form_expired"))])
+            await self._tell(reply_to, user, expired)
 
     async def _answer(self, response: Response, trigger_id: str | None, reply_to: dict[str, str], user: str) -> None:
         if response.form is not None:
@@ -159,8 +171,7 @@ class SlackAdapter:
         if not team or not user:
             await ack(reply_payload([Message(prompts.say("slack.bad_request"))]))
             return
-        reply_to = {key: str(body[field]) for key, field in (("response_url", "response_url"), ("channel", "channel_id"))
-                    if body.get(field)}
+        reply_to = reply_target(body)
         work = self._spawn(self._command(team, user, body))
         try:
             response = await asyncio.wait_for(asyncio.shield(work), self.ack_budget)
@@ -177,7 +188,7 @@ class SlackAdapter:
         trigger = body.get("trigger_id")
         event = CommandEvent(actor, str(body.get("text") or "").strip(), body.get("channel_id"),
                              f"command:{trigger}" if trigger else None)
-        return await self.handle(event)
+        return await self.bot.handle(event)
 
     async def _late_reply(self, work: asyncio.Task[Response], reply_to: dict[str, str], user: str) -> None:
         # The trigger has expired by now: a form would not open, so only messages are sent.
@@ -203,16 +214,14 @@ class SlackAdapter:
             log.info("ignoring a malformed block_actions payload")
             return
         container = body.get("container") or {}
-        reply_to = {"response_url": str(body["response_url"])} if body.get("response_url") else {}
-        if channel := (body.get("channel") or {}).get("id") or container.get("channel_id"):
-            reply_to["channel"] = str(channel)
+        reply_to = reply_target(body)
         where = container.get("message_ts") or container.get("view_id") or "-"
         try:
             window = int(float(action.get("action_ts") or 0) // CLICK_WINDOW)
         except ValueError:
             window = 0
         event_id = f"click:{where}:{action['action_id']}:{actor.user_id}:{window}"
-        response = await self.handle(ActionEvent(actor, core_id, str(action.get("value") or ""), event_id))
+        response = await self.bot.handle(ActionEvent(actor, core_id, str(action.get("value") or ""), event_id))
         await self._answer(response, body.get("trigger_id"), reply_to, actor.user_id)
 
     async def _on_view(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -227,7 +236,7 @@ class SlackAdapter:
             return
         form_id, state, values, reply_to = parsed
         event_id = f"view:{view.get('id')}:{view.get('hash')}"
-        response = await self.handle(FormSubmission(actor, form_id, state, values, event_id))
+        response = await self.bot.handle(FormSubmission(actor, form_id, state, values, event_id))
         await self._answer(response, body.get("trigger_id"), reply_to, actor.user_id)
 
     async def _on_home(self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -250,11 +259,12 @@ class SlackAdapter:
         team = str(body.get("team_id") or user.get("team_id") or "")
         if not user.get("id") or not team:
             return
-        self.messenger.forget(team, str(user["id"]))
+        # The event carries the whole user, as users.info would return it: refresh the cache with it.
+        profile = profile_from_user(user)
+        self.messenger.remember(team, profile.user_id, None if user.get("deleted") else profile)
         if user.get("deleted"):
-            profile = profile_from_user(user)
             actor = Actor(PLATFORM, team, profile.user_id, profile.display_name, profile.tz)
-            self._spawn(self.handle(MemberLeft(actor, str(body.get("event_id") or "") or None)))
+            self._spawn(self.bot.handle(MemberLeft(actor, str(body.get("event_id") or "") or None)))
 
     async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

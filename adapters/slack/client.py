@@ -1,11 +1,11 @@
-"""The one AsyncWebClient every Slack call goes through, with slack-sdk's async retry handlers."""
+"""The one AsyncWebClient every Slack call goes through, with slack-sdk's async retry handlers, on one HTTP session."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -23,8 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.pacing import Pacer
 
 DEFAULT_RETRY_AFTER = 1.0
+TIMEOUT = 10  # seconds per HTTP request; slack-sdk applies its own timeout only to sessions it opens itself
+# What an HTTP call to Slack raises when the connection fails (refused, reset, timed out).
+CONNECTION_FAILURES = (ClientError, TimeoutError, OSError)
 # What a Web API call can raise once the retry handlers have given up.
-CALL_FAILURES = (SlackApiError, ClientError, TimeoutError, OSError)
+CALL_FAILURES = (SlackApiError, *CONNECTION_FAILURES)
 
 
 def retry_after(headers: Mapping[str, Any] | None) -> float | None:
@@ -43,8 +46,8 @@ class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
     """slack-sdk's 429 handler, but it waits through the pacer: every later call to the same method
     waits out the Retry-After too, and tests move time instead of sleeping."""
 
-    def __init__(self, pacer: Pacer, max_retry_count: int = 1) -> None:
-        super().__init__(max_retry_count=max_retry_count)
+    def __init__(self, pacer: Pacer) -> None:
+        super().__init__(max_retry_count=1)
         self.pacer = pacer
 
     async def prepare_for_next_attempt_async(
@@ -65,10 +68,16 @@ class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-def make_client(token: str, base_url: str, pacer: Pacer, *, timeout: int = 10) -> AsyncWebClient:
-    """A Web API client for `base_url` that retries 429s (after Retry-After) and dropped connections."""
+def make_session() -> ClientSession:
+    """The HTTP session (and connection pool) Slack calls share; call inside the running loop, close when done.
+    Without one, slack-sdk opens a session, so a new TCP and TLS connection, for every call."""
+    return ClientSession(timeout=ClientTimeout(total=TIMEOUT))
+
+
+def make_client(token: str, base_url: str, pacer: Pacer, session: ClientSession) -> AsyncWebClient:
+    """A Web API client for `base_url` on `session` that retries 429s (after Retry-After) and dropped connections."""
     handlers: list[AsyncRetryHandler] = [
         PacedRateLimitRetry(pacer),
         AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(0.5)),
     ]
-    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+    return AsyncWebClient(token=token, base_url=base_url, timeout=TIMEOUT, session=session, retry_handlers=handlers)

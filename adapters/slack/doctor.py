@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import prompts
 from adapters.platform import Check
+from adapters.slack.client import CONNECTION_FAILURES
 from adapters.slack.settings import SlackSettings
 
 
@@ -22,7 +22,7 @@ async def doctor(settings: SlackSettings) -> list[Check]:
                                               url=auth.get("url"))))
     except SlackApiError as exc:
         checks.append(Check(False, prompts.say("slack.doctor_auth_failed", api=api, error=exc.response.get("error"))))
-    except (ClientError, TimeoutError, OSError) as exc:
+    except CONNECTION_FAILURES as exc:
         return checks + [Check(False, prompts.say("slack.doctor_unreachable", api=api, error=type(exc).__name__))]
     if settings.slack_app_token:
         try:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import prompts
 from adapters.slack.blocks import message_payload
-from adapters.slack.client import CALL_FAILURES, retry_after
+from adapters.slack.client import CALL_FAILURES, CONNECTION_FAILURES, retry_after
 from adapters.slack.pacing import Pacer
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Profile
@@ -48,7 +46,7 @@ def delivery_error(exc: Exception) -> DeliveryError:
         if code in PERMANENT:
             return DeliveryError(permanent_reason(code), retryable=False)
         return DeliveryError(prompts.say("slack.error_temporary", code=code), retryable=True)
-    if isinstance(exc, (ClientError, TimeoutError, OSError)):
+    if isinstance(exc, CONNECTION_FAILURES):
         return DeliveryError(prompts.say("slack.error_connection", error=type(exc).__name__), retryable=True)
     raise exc
 
@@ -83,11 +81,9 @@ class SlackMessenger:
 
     platform = PLATFORM
 
-    def __init__(self, client: AsyncWebClient, pacer: Pacer, *,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
         self.client = client
         self.pacer = pacer
-        self.monotonic = monotonic
         self._profiles: dict[tuple[str, str], _Cached] = {}
 
     async def _call(self, method: str, conversation: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -124,7 +120,7 @@ class SlackMessenger:
         """users.info, cached per workspace and user for PROFILE_TTL; None when Slack knows no such user."""
         key = (workspace, user_id)
         cached = self._profiles.get(key)
-        if cached and self.monotonic() - cached.at < PROFILE_TTL:
+        if cached and time.monotonic() - cached.at < PROFILE_TTL:
             return cached.profile
         try:
             response = await self.client.users_info(user=user_id)
@@ -135,9 +131,10 @@ class SlackMessenger:
         else:
             user = response.get("user") or {}
             profile = None if user.get("deleted") else profile_from_user(user)
-        self._profiles[key] = _Cached(profile, self.monotonic())
+        self.remember(workspace, user_id, profile)
         return profile
 
-    def forget(self, workspace: str, user_id: str) -> None:
-        """Drop a cached profile (the user changed it, or left)."""
-        self._profiles.pop((workspace, user_id), None)
+    def remember(self, workspace: str, user_id: str, profile: Profile | None) -> None:
+        """Cache what Slack says of a user for PROFILE_TTL (a users.info answer or a user_change event);
+        None for a user who is gone."""
+        self._profiles[(workspace, user_id)] = _Cached(profile, time.monotonic())

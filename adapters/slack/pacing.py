@@ -9,9 +9,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-# Calls per minute per workspace (Slack's "Web API Tier 2/3/4"; chat.postMessage is a special tier:
+# Calls per minute per workspace (Slack's "Web API Tier 3/4"; chat.postMessage is a special tier:
 # about one a second per conversation and "several hundred a minute" per workspace, of which we use 300).
-TIER_2, TIER_3, TIER_4 = 20, 50, 100
+TIER_3, TIER_4 = 50, 100
 PER_MINUTE: dict[str, int] = {
     "chat.postMessage": 300,
     "chat.update": TIER_3,

@@ -34,8 +34,9 @@ def web_app(app: AsyncApp) -> web.Application:
     return application
 
 
-async def serve_http(app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
-    """Serve until cancelled."""
+async def serve_http(app: AsyncApp, port: int) -> None:
+    """Serve on every interface until cancelled."""
+    host = "0.0.0.0"
     runner = web.AppRunner(web_app(app), access_log=None)
     await runner.setup()
     try:

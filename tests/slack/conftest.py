@@ -188,4 +188,4 @@ async def slack(bot: MentorBot, fake_slack: FakeSlack) -> AsyncIterator[Slack]:
     server = TestServer(web_app(adapter.app), host="127.0.0.1", port=0)
     async with TestClient(server) as http:
         yield Slack(bot, fake_slack, http, adapter, fake_time)
-        await adapter.drain()
+        await adapter.close()

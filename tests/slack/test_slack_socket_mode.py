@@ -31,6 +31,7 @@ async def test_a_slash_command_over_socket_mode(bot: MentorBot, fake_slack: Fake
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+        await adapter.close()
     assert ack["envelope_id"] == "env-1"
     assert "Program Spring created" in text_of(ack["payload"]["blocks"])
     opened = [c for c in fake_slack.calls if c.method == "apps.connections.open"]
