@@ -1,20 +1,22 @@
 """Read-only suggestions for platforms that complete what a person types (Discord autocomplete).
 
-Each shows only what the person may already see with a command: programs of the workspace, their own
-pairs (all live pairs of the programs they coordinate), escalations of the programs they coordinate."""
+Each shows only what the person may already see with a command, and only what that command accepts:
+programs of the workspace, their own pairs (checkin, problem, rematch), the live pairs of the programs
+they coordinate (unpair, nudge), escalations of the programs they coordinate."""
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from functools import cache
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Runtime
-from bot.directory import coordinated_programs, programs_of
-from bot.pairs import LIVE, label
-from storage.models import Escalation, EscalationStatus, Member, Pair, Workspace
+from bot.directory import coordinated_programs, find_workspace, known_member, programs_of
+from bot.pairs import LIVE, label, pairs_of
+from storage.models import Escalation, EscalationStatus, Member, Pair
 
 LIMIT = 25  # Discord shows at most 25 choices
 
@@ -24,43 +26,60 @@ def _matches(typed: str, *texts: str) -> bool:
     return not typed or any(typed in text.lower() for text in texts)
 
 
-async def _me(s: AsyncSession, platform: str, workspace: str, user_id: str) -> tuple[Workspace, Member] | None:
-    ws = (await s.exec(select(Workspace).where(Workspace.platform == platform,
-                                               Workspace.external_id == workspace))).first()
-    if ws is None:
-        return None
-    me = (await s.exec(select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id))).first()
-    return (ws, me) if me is not None else None
-
-
 async def programs(rt: Runtime, platform: str, workspace: str, typed: str) -> list[str]:
     """Names of the workspace's programs containing what was typed."""
     async with rt.db.transaction() as s:
-        ws = (await s.exec(select(Workspace).where(Workspace.platform == platform,
-                                                   Workspace.external_id == workspace))).first()
+        ws = await find_workspace(s, platform, workspace)
         names = [p.name for p in await programs_of(s, ws)] if ws else []
     return [n for n in names if _matches(typed, n)][:LIMIT]
 
 
-async def pairs(rt: Runtime, platform: str, workspace: str, user_id: str, typed: str) -> list[tuple[int, str]]:
-    """(id, label) of the live pairs this person is in or coordinates."""
+async def _labelled(s: AsyncSession, rt: Runtime, rows: Sequence[Pair], typed: str) -> list[tuple[int, str]]:
+    """(id, label) of the first LIMIT pairs whose label contains what was typed.
+
+    The members of all of them come in one query; label() then finds each in the session's identity map
+    instead of querying, so a keystroke costs the same however many pairs there are. The identity map
+    holds objects weakly: `members` keeps them alive until the labels are made."""
+    ids = {m for p in rows for m in (p.member_a_id, p.member_b_id)}
+    members = (await s.exec(select(Member).where(col(Member.id).in_(ids)))).all() if ids else []
+    found: list[tuple[int, str]] = []
+    for pair in rows:
+        text = await label(s, rt, pair)
+        if pair.id is not None and _matches(typed, text):
+            found.append((pair.id, text))
+            if len(found) == LIMIT:
+                break
+    del members
+    return found
+
+
+async def my_pairs(rt: Runtime, platform: str, workspace: str, user_id: str, typed: str) -> list[tuple[int, str]]:
+    """(id, label) of this person's own live pairs: what checkin, problem and rematch accept."""
     async with rt.db.transaction() as s:
-        found = await _me(s, platform, workspace, user_id)
+        found = await known_member(s, platform, workspace, user_id)
         if found is None:
             return []
-        ws, me = found
-        coordinated = [p.id for p in await coordinated_programs(s, me, ws)]
-        mine = (col(Pair.member_a_id) == me.id) | (col(Pair.member_b_id) == me.id)
-        visible = mine | col(Pair.program_id).in_(coordinated) if coordinated else mine
-        rows = (await s.exec(select(Pair).where(col(Pair.status).in_(LIVE), visible).order_by(col(Pair.id)))).all()
-        labelled = [(p.id, await label(s, rt, p)) for p in rows]
-    return [(pid, text) for pid, text in labelled if pid is not None and _matches(typed, text)][:LIMIT]
+        return await _labelled(s, rt, await pairs_of(s, found[1]), typed)
+
+
+async def coordinated_pairs(rt: Runtime, platform: str, workspace: str, user_id: str,
+                            typed: str) -> list[tuple[int, str]]:
+    """(id, label) of the live pairs of the programs this person coordinates: what unpair and nudge accept."""
+    async with rt.db.transaction() as s:
+        found = await known_member(s, platform, workspace, user_id)
+        if found is None:
+            return []
+        coordinated = [p.id for p in await coordinated_programs(s, found[1], found[0])]
+        if not coordinated:
+            return []
+        stmt = select(Pair).where(col(Pair.program_id).in_(coordinated), col(Pair.status).in_(LIVE))
+        return await _labelled(s, rt, (await s.exec(stmt.order_by(col(Pair.id)))).all(), typed)
 
 
 async def escalations(rt: Runtime, platform: str, workspace: str, user_id: str, typed: str) -> list[tuple[int, str]]:
     """(id, label) of the unresolved escalations of the programs this person coordinates."""
     async with rt.db.transaction() as s:
-        found = await _me(s, platform, workspace, user_id)
+        found = await known_member(s, platform, workspace, user_id)
         if found is None:
             return []
         ws, me = found
@@ -72,8 +91,8 @@ async def escalations(rt: Runtime, platform: str, workspace: str, user_id: str, 
                                      Escalation.status != EscalationStatus.RESOLVED).order_by(col(Escalation.id))
         )).all()
         labelled = [
-            (e.id, rt.t("escalation.post", id=e.id, program=programs_by_id[e.program_id].name,
-                        state=rt.t(f"escalation.kind_{e.kind}")))
+            (e.id, rt.t("escalation.choice", id=e.id, program=programs_by_id[e.program_id].name,
+                        kind=rt.t(f"escalation.kind_{e.kind}")))
             for e in rows
         ]
     return [(eid, text) for eid, text in labelled if eid is not None and _matches(typed, text)][:LIMIT]

@@ -61,7 +61,6 @@ class MentorClient(discord.Client):
                          max_ratelimit_timeout=MAX_RATELIMIT_WAIT, **options)
         self.bot = bot
         self.settings = settings
-        self.coordinator_role = settings.coordinator_role
         self.tree: app_commands.CommandTree[MentorClient] = app_commands.CommandTree(self)
         self.tree.add_command(mentor_group())
 
@@ -84,7 +83,7 @@ class MentorClient(discord.Client):
     async def on_button(self, interaction: discord.Interaction[Any], workspace: str, action_id: str,
                         value: str) -> None:
         """A core button: the action id and value it carries, as an ActionEvent."""
-        actor = actor_for(interaction, workspace, self.coordinator_role)
+        actor = actor_for(interaction, workspace, self.settings.coordinator_role)
         await answer(interaction, workspace, self.bot.handle(
             ActionEvent(actor, action_id, value, event_id=str(interaction.id))))
 
@@ -99,7 +98,7 @@ class MentorClient(discord.Client):
             return
         workspace = match["ws"]
         values = submitted_values(list(data.get("components", [])))
-        actor = actor_for(interaction, workspace, self.coordinator_role)
+        actor = actor_for(interaction, workspace, self.settings.coordinator_role)
         await answer(interaction, workspace, self.bot.handle(
             FormSubmission(actor, match["form"], match["state"], values, event_id=str(interaction.id))))
 

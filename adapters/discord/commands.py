@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any, Literal, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 import discord
 from discord import app_commands
 
 import prompts
-from adapters.discord.interactions import actor_for, answer
+from adapters.discord.interactions import PLATFORM, actor_for, answer
+from adapters.discord.settings import DiscordSettings
 from bot import suggest
 from bot.commands.catalog import SUBCOMMANDS
+from bot.context import Runtime
 from bot.core import MentorBot
 from bot.events import CommandEvent
 from bot.messages import Message, Response
@@ -31,7 +34,7 @@ class HasBot(Protocol):
     """The client: what commands and autocomplete need from it."""
 
     bot: MentorBot
-    coordinator_role: str
+    settings: DiscordSettings
 
 
 def _describe(key: str) -> str:
@@ -85,33 +88,47 @@ def _client(interaction: discord.Interaction[Any]) -> HasBot:
 # --- autocomplete ------------------------------------------------------------------------------
 
 
+T = TypeVar("T", str, int)
+# A bot.suggest look-up: (runtime, platform, server, user, typed) -> (value, label) of each choice.
+Lookup = Callable[[Runtime, str, str, str, str], Awaitable[Sequence[tuple[T, str]]]]
+
+
+async def _choices(interaction: discord.Interaction[Any], current: str,
+                   lookup: Lookup[T]) -> list[app_commands.Choice[T]]:
+    """What `lookup` suggests to this person in this server, as choices (none outside a server)."""
+    if interaction.guild_id is None:
+        return []
+    found = await lookup(_client(interaction).bot.rt, PLATFORM, str(interaction.guild_id),
+                         str(interaction.user.id), current)
+    return [app_commands.Choice(name=label[:CHOICE_NAME_LIMIT], value=value) for value, label in found]
+
+
+async def _program_names(rt: Runtime, platform: str, workspace: str, _user_id: str,
+                         typed: str) -> list[tuple[str, str]]:
+    return [(name, name) for name in await suggest.programs(rt, platform, workspace, typed)]
+
+
 async def _programs(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-    if interaction.guild_id is None:
-        return []
-    names = await suggest.programs(_client(interaction).bot.rt, "discord", str(interaction.guild_id), current)
-    return [app_commands.Choice(name=n[:CHOICE_NAME_LIMIT], value=n) for n in names]
+    return await _choices(interaction, current, _program_names)
 
 
-async def _pairs(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[int]]:
-    if interaction.guild_id is None:
-        return []
-    found = await suggest.pairs(_client(interaction).bot.rt, "discord", str(interaction.guild_id),
-                                str(interaction.user.id), current)
-    return [app_commands.Choice(name=label[:CHOICE_NAME_LIMIT], value=pid) for pid, label in found]
+async def _my_pairs(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[int]]:
+    return await _choices(interaction, current, suggest.my_pairs)
+
+
+async def _coordinated_pairs(interaction: discord.Interaction[Any],
+                             current: str) -> list[app_commands.Choice[int]]:
+    return await _choices(interaction, current, suggest.coordinated_pairs)
+
+
+async def _escalations(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[int]]:
+    return await _choices(interaction, current, suggest.escalations)
 
 
 async def _nudge_targets(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
     every = app_commands.Choice(name=prompts.say("discord.choice.nudge_all"), value="all")
-    pairs = [app_commands.Choice(name=c.name, value=str(c.value)) for c in await _pairs(interaction, current)]
-    return ([every] + pairs)[: suggest.LIMIT]
-
-
-async def _escalations(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[int]]:
-    if interaction.guild_id is None:
-        return []
-    found = await suggest.escalations(_client(interaction).bot.rt, "discord", str(interaction.guild_id),
-                                      str(interaction.user.id), current)
-    return [app_commands.Choice(name=label[:CHOICE_NAME_LIMIT], value=eid) for eid, label in found]
+    pairs = await _coordinated_pairs(interaction, current)
+    return ([every] + [app_commands.Choice(name=c.name, value=str(c.value)) for c in pairs])[: suggest.LIMIT]
 
 
 async def _zones(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
@@ -130,7 +147,7 @@ async def run(interaction: discord.Interaction[Any], text: str) -> None:
         return
     client = _client(interaction)
     workspace = str(interaction.guild_id)
-    event = CommandEvent(actor_for(interaction, workspace, client.coordinator_role), text,
+    event = CommandEvent(actor_for(interaction, workspace, client.settings.coordinator_role), text,
                          channel_ref=str(interaction.channel_id), event_id=str(interaction.id))
     await answer(interaction, workspace, client.bot.handle(event))
 
@@ -219,19 +236,19 @@ class MentorGroup(app_commands.Group):
 
     @app_commands.command(name="checkin", description=_describe("checkin"))
     @app_commands.describe(pair=_opt("pair"))
-    @app_commands.autocomplete(pair=_pairs)
+    @app_commands.autocomplete(pair=_my_pairs)
     async def checkin(self, interaction: discord.Interaction[Any], pair: int | None = None) -> None:
         await run(interaction, command_line("checkin", pair=pair))
 
     @app_commands.command(name="problem", description=_describe("problem"))
     @app_commands.describe(what=_opt("what"), pair=_opt("pair"))
-    @app_commands.autocomplete(pair=_pairs)
+    @app_commands.autocomplete(pair=_my_pairs)
     async def problem(self, interaction: discord.Interaction[Any], what: str, pair: int | None = None) -> None:
         await run(interaction, command_line("problem", what, pair=pair))
 
     @app_commands.command(name="rematch", description=_describe("rematch"))
     @app_commands.describe(reason=_opt("reason"), pair=_opt("pair"))
-    @app_commands.autocomplete(pair=_pairs)
+    @app_commands.autocomplete(pair=_my_pairs)
     async def rematch(self, interaction: discord.Interaction[Any], reason: str, pair: int | None = None) -> None:
         await run(interaction, command_line("rematch", reason, pair=pair))
 
@@ -259,7 +276,8 @@ class MentorGroup(app_commands.Group):
 
     @app_commands.command(name="unpair", description=_describe("unpair"))
     @app_commands.describe(pair=_opt("unpair_pair"), reason=_opt("unpair_reason"), program=_opt("program"))
-    @app_commands.autocomplete(pair=_pairs)
+    # Two decorators on purpose: one takes callbacks of a single choice type (int for pair, str for program).
+    @app_commands.autocomplete(pair=_coordinated_pairs)
     @app_commands.autocomplete(program=_programs)
     async def unpair(self, interaction: discord.Interaction[Any], pair: int, reason: str,
                      program: str | None = None) -> None:

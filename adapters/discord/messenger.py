@@ -11,13 +11,8 @@ import aiohttp
 import discord
 
 import prompts
-from adapters.discord.views import (
-    attachments_for,
-    clip,
-    content_for,
-    embed_for,
-    view_for,
-)
+from adapters.discord.interactions import PLATFORM
+from adapters.discord.views import attachments_for, clip, content_for, embed_for, view_for
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Profile
 
@@ -26,8 +21,6 @@ log = logging.getLogger(__name__)
 NONCE_LENGTH = 25  # Discord's limit
 THREAD_NAME_LIMIT = 100
 ARCHIVE_AFTER_MINUTES: Literal[10080] = 10080  # a week: the longest Discord allows, so a weekly pair's thread stays open
-DMS_CLOSED = 50007
-UNKNOWN_MEMBER, UNKNOWN_USER = 10007, 10013
 NO_MENTIONS = discord.AllowedMentions.none()  # text people wrote (a report, a note) must never ping anyone
 
 
@@ -62,11 +55,10 @@ _TRANSIENT = (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError)
 class DiscordMessenger:
     """Sends the outbox through a logged-in discord.py client."""
 
-    platform = "discord"
+    platform = PLATFORM
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
-        self._opened: dict[tuple[str, str | None, tuple[str, ...]], str] = {}  # see _send_to_pair
 
     # --- the port --------------------------------------------------------------------------------
 
@@ -101,14 +93,12 @@ class DiscordMessenger:
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
         """The server member's display name; None when they are not in the server."""
-        if not (workspace.isdecimal() and user_id.isdecimal()):
-            return None
         try:
-            data = await self.client.http.get_member(int(workspace), int(user_id))
+            name = await self._display_name(workspace, user_id)
         except _TRANSIENT as exc:
             log.info("no profile for %s in %s: %s", user_id, workspace, exc)
             return None
-        return Profile(user_id, _display_name(data))
+        return None if name is None else Profile(user_id, name)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -138,27 +128,27 @@ class DiscordMessenger:
         return int(data["id"])
 
     async def _send_to_pair(self, dest: Destination, message: Message, nonce: str) -> Delivered:
-        # A thread opened by a send that then failed is reused by the retry (in this process), so a lost
-        # answer neither leaves a stray thread nor defeats the nonce.
-        key = (dest.workspace, dest.home, dest.members)
-        known = dest.ref or self._opened.get(key)
-        if known:
+        if dest.ref:
             try:
                 sent = await self._post(
-                    _channel_id(known), dest.workspace, message, nonce,
-                    forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=known)), missing=None,
+                    _channel_id(dest.ref), dest.workspace, message, nonce,
+                    forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=dest.ref)),
+                    missing=None,
                 )
-                self._opened.pop(key, None)
-                return Delivered(sent, None if known == dest.ref else known)
+                return Delivered(sent)
             except discord.NotFound:
                 # Someone deleted the thread: open a new one; the deliverer stores it on the pair.
-                log.warning("pair thread %s was deleted; opening a new one", known)
+                log.warning("pair thread %s was deleted; opening a new one", dest.ref)
         thread = str(await self._open_thread(dest))
-        self._opened[key] = thread
-        sent = await self._post(int(thread), dest.workspace, message, nonce,
-                                forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=thread)),
-                                missing=_fatal(prompts.say("discord.delivery.pairs_channel_gone", channel=dest.home)))
-        self._opened.pop(key, None)
+        try:
+            sent = await self._post(int(thread), dest.workspace, message, nonce,
+                                    forbidden=_fatal(prompts.say("discord.delivery.thread_post_forbidden", channel=thread)),
+                                    missing=_fatal(prompts.say("discord.delivery.pairs_channel_gone", channel=dest.home)))
+        except DeliveryError as exc:
+            # The deliverer stores the new thread on the pair, so the retry posts there (and its nonce
+            # catches a post that did land) instead of opening another thread.
+            exc.conversation_ref = thread
+            raise
         return Delivered(sent, thread)
 
     async def _open_thread(self, dest: Destination) -> int:
@@ -186,15 +176,25 @@ class DiscordMessenger:
                                missing=_fatal(prompts.say("discord.delivery.member_left", user=member))) from exc
         return thread_id
 
-    async def _member_name(self, workspace: str, user_id: str) -> str:
-        left = _fatal(prompts.say("discord.delivery.member_left", user=user_id))
+    async def _display_name(self, workspace: str, user_id: str) -> str | None:
+        """The server member's display name, fetched; None for ids that are not Discord's. Raises what
+        discord.py raised (NotFound when they are not in the server)."""
         if not (workspace.isdecimal() and user_id.isdecimal()):
-            raise left
+            return None
+        member: Any = await self.client.http.get_member(int(workspace), int(user_id))
+        user = member.get("user", {})
+        return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))
+
+    async def _member_name(self, workspace: str, user_id: str) -> str:
+        """The display name for a pair's thread; a member who is gone fails the send, saying so."""
+        left = _fatal(prompts.say("discord.delivery.member_left", user=user_id))
         try:
-            data = await self.client.http.get_member(int(workspace), int(user_id))
+            name = await self._display_name(workspace, user_id)
         except _TRANSIENT as exc:
             raise _failure(exc, forbidden=left, missing=left) from exc
-        return _display_name(data)
+        if name is None:
+            raise left
+        return name
 
 
 def _channel_id(ref: str | None) -> int:
@@ -202,8 +202,3 @@ def _channel_id(ref: str | None) -> int:
     if ref is None or not ref.isdecimal():
         raise _fatal(prompts.say("discord.delivery.not_a_channel", channel=ref or ""))
     return int(ref)
-
-
-def _display_name(member: Any) -> str:
-    user = member.get("user", {})
-    return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))

@@ -29,7 +29,6 @@ FORM_ID = re.compile(r"mf\|(?P<ws>\d+)\|(?P<form>[a-z_.]+)\|(?P<state>[^|]*)")
 _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
 
-
 class ButtonSink(Protocol):
     """The client: what a click on a core button does."""
 
@@ -41,11 +40,20 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def button_id(workspace: str, button: Button) -> str:
-    custom_id = f"mb|{workspace}|{button.action_id}|{button.value}"
-    if not BUTTON_ID.fullmatch(custom_id) or len(custom_id) > CUSTOM_ID_LIMIT:
-        raise ValueError(f"button does not fit a custom_id: {custom_id!r}")
+def _custom_id(layout: re.Pattern[str], *parts: str) -> str:
+    """`parts` joined by | as a custom_id of `layout`; ValueError when they do not fit it or Discord's limit."""
+    custom_id = "|".join(parts)
+    if not layout.fullmatch(custom_id) or len(custom_id) > CUSTOM_ID_LIMIT:
+        raise ValueError(f"does not fit a custom_id: {custom_id!r}")
     return custom_id
+
+
+def button_id(workspace: str, button: Button) -> str:
+    return _custom_id(BUTTON_ID, "mb", workspace, button.action_id, button.value)
+
+
+def form_id(workspace: str, form: Form) -> str:
+    return _custom_id(FORM_ID, "mf", workspace, form.form_id, form.state)
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_ID.pattern):
@@ -123,10 +131,7 @@ class FormModal(discord.ui.Modal):
     form opened before a restart can still be submitted after it."""
 
     def __init__(self, form: Form, workspace: str, intro: str) -> None:
-        custom_id = f"mf|{workspace}|{form.form_id}|{form.state}"
-        if not FORM_ID.fullmatch(custom_id) or len(custom_id) > CUSTOM_ID_LIMIT:
-            raise ValueError(f"form does not fit a custom_id: {custom_id!r}")
-        super().__init__(title=clip(form.title, MODAL_TITLE_LIMIT), custom_id=custom_id, timeout=None)
+        super().__init__(title=clip(form.title, MODAL_TITLE_LIMIT), custom_id=form_id(workspace, form), timeout=None)
         if intro:
             self.add_item(discord.ui.TextDisplay(clip(intro, TEXT_DISPLAY_LIMIT)))
         for field in form.fields:

@@ -1,12 +1,14 @@
 """Fixtures for the Discord adapter: the fake Discord, the real discord.py client running the adapter
-against it, and a helper that acts like people clicking in the Discord app (interactions over the gateway)."""
+against it, a helper that acts like people clicking in the Discord app (interactions over the gateway),
+and the steps most stories start with (a program, a pair)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -20,7 +22,9 @@ from tests.discord.fake_discord import (
     APP_ID,
     GENERAL,
     GUILD_ID,
+    LEADS,
     MANAGE_GUILD,
+    PAIRS,
     ROLE_ID,
     TOKEN,
     FakeDiscord,
@@ -28,6 +32,7 @@ from tests.discord.fake_discord import (
 )
 
 ATTACHMENT_LIMIT = 8 * 1024 * 1024
+NUDGE_DUE = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin, the earlier of the pair's zones
 
 
 @dataclass
@@ -227,12 +232,42 @@ class Running:
 
 
 @pytest.fixture
-async def running(bot: MentorBot, settings: DiscordSettings, fake: FakeDiscord,
-                  cast: Cast) -> AsyncIterator[Running]:
+def discord_globals() -> Iterator[None]:
+    """discord.py keeps the API base and the gateway URL process-wide (client.point_at, serve): put them back."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+    assert isinstance(saved[1], yarl.URL)
+
+
+@pytest.fixture
+async def running(bot: MentorBot, settings: DiscordSettings, fake: FakeDiscord, cast: Cast,
+                  discord_globals: None) -> AsyncIterator[Running]:
     adapter = Running(bot, settings, fake)
     await adapter.start()
     yield adapter
     await adapter.stop()
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
-    assert isinstance(saved[1], yarl.URL)
+
+
+# --- steps most stories start with ---------------------------------------------------------------
+
+
+async def setup_program(people: People, cast: Cast) -> None:
+    assert "created" in (await people.command(cast.carol, "program create", name="Spring", day="mon",
+                                              time="10:00")).text
+    await people.command(cast.carol, "channel", channel=LEADS)
+    reply = await people.command(cast.carol, "channel", channel=PAIRS, pairs=True)
+    assert "pairs" in reply.text
+    await people.command(cast.bob, "join", role="mentor")
+    await people.command(cast.bob, "profile", tz="Europe/Berlin", interests="python,music")
+    await people.command(cast.alice, "join", role="mentee")
+    await people.command(cast.alice, "profile", tz="America/New_York", interests="python,career",
+                         goals="First dev job")
+
+
+async def pair_them(people: People, cast: Cast, bot: MentorBot, fake: FakeDiscord) -> int:
+    """Pair Bob with Alice and deliver the intro; returns the id of the thread it opened."""
+    reply = await people.command(cast.carol, "pair", mentor=cast.bob, mentee=cast.alice)
+    assert "Paired #1" in reply.text and reply.ephemeral
+    await bot.deliver()
+    return max(cid for cid, c in fake.channels.items() if c.get("parent_id") == str(PAIRS))

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import shlex
 
+from sqlalchemy import event
+
 from adapters.discord.commands import command_line, mentor_group
+from adapters.discord.interactions import PLATFORM
 from adapters.discord.views import split_text
+from bot import suggest
 from bot.commands.catalog import SUBCOMMANDS
 from bot.commands.parser import tokenize
 from bot.core import MentorBot
-from tests.discord.conftest import Cast, People, Running
+from tests.discord.conftest import Cast, People, Running, pair_them, setup_program
 from tests.discord.fake_discord import GUILD_ID, LEADS, FakeDiscord
-from tests.discord.test_story import pair_them, setup_program
 
 
 def test_every_core_subcommand_is_a_discord_command() -> None:
@@ -80,6 +83,46 @@ async def test_autocomplete_programs_zones_and_only_visible_pairs(
     assert await people.autocomplete(cast.carol, "nudge", "target", target="") == [
         "All active pairs", "#1 Bob (mentor) & Alice (mentee)"]
     assert await people.autocomplete(cast.dave, "ack", "escalation", escalation="") == []
+
+
+async def test_pair_autocomplete_offers_what_the_command_accepts(
+    running: Running, fake: FakeDiscord, people: People, cast: Cast, bot: MentorBot
+) -> None:
+    """checkin takes only one's own pairs; unpair (and nudge) only pairs of the programs one coordinates."""
+    await setup_program(people, cast)
+    await pair_them(people, cast, bot, fake)  # #1 in Spring
+    assert "created" in (await people.command(cast.carol, "program create", name="Autumn")).text
+    await people.command(cast.rita, "join", role="mentor", program="Spring")
+    await people.command(cast.dave, "join", role="mentee", program="Spring")
+    assert "Paired #2" in (await people.command(cast.carol, "pair", mentor=cast.rita, mentee=cast.dave,
+                                                program="Spring")).text
+    await people.command(cast.bob, "join", role="mentor", program="Autumn")
+    await people.command(cast.alice, "join", role="mentee", program="Autumn")
+    assert "Paired #3" in (await people.command(cast.carol, "pair", mentor=cast.bob, mentee=cast.alice,
+                                                program="Autumn")).text
+    assert "Dave" in (await people.command(cast.carol, "coordinators", action="add", person=cast.dave,
+                                           program="Autumn")).text
+    # Dave is in #2 and coordinates Autumn (#3): each command offers only what it accepts from him.
+    assert await people.autocomplete(cast.dave, "checkin", "pair", pair="") == ["#2 Rita (mentor) & Dave (mentee)"]
+    assert await people.autocomplete(cast.dave, "rematch", "pair", reason="x", pair="") == [
+        "#2 Rita (mentor) & Dave (mentee)"]
+    assert await people.autocomplete(cast.dave, "unpair", "pair", pair="") == ["#3 Bob (mentor) & Alice (mentee)"]
+    assert await people.autocomplete(cast.dave, "nudge", "target", target="") == [
+        "All active pairs", "#3 Bob (mentor) & Alice (mentee)"]
+    # Carol coordinates everything but is in no pair.
+    assert await people.autocomplete(cast.carol, "checkin", "pair", pair="") == []
+    assert await people.autocomplete(cast.carol, "unpair", "pair", pair="#") == [
+        "#1 Bob (mentor) & Alice (mentee)", "#2 Rita (mentor) & Dave (mentee)", "#3 Bob (mentor) & Alice (mentee)"]
+    assert await people.autocomplete(cast.bob, "problem", "pair", what="x", pair="alice") == [
+        "#1 Bob (mentor) & Alice (mentee)", "#3 Bob (mentor) & Alice (mentee)"]
+    assert await people.autocomplete(cast.bob, "unpair", "pair", pair="") == []  # Bob coordinates nothing
+
+    # A keystroke costs the same few queries however many pairs there are (no look-up per pair label).
+    selects: list[str] = []
+    event.listen(bot.db.engine.sync_engine, "before_cursor_execute",
+                 lambda *call: selects.append(call[2]) if call[2].lstrip().upper().startswith("SELECT") else None)
+    assert len(await suggest.coordinated_pairs(bot.rt, PLATFORM, str(GUILD_ID), str(cast.carol.id), "")) == 3
+    assert len(selects) == 5  # workspace, member, programs, pairs, their members
 
 
 def test_a_long_reply_is_split_at_line_ends() -> None:

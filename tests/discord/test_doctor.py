@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import discord
 import pytest
 from pydantic import SecretStr
@@ -14,12 +12,7 @@ from adapters.discord.settings import DiscordSettings
 from bot.core import MentorBot
 from tests.discord.fake_discord import GUILD_ID, FakeDiscord
 
-
-@pytest.fixture(autouse=True)
-def restore_base() -> Iterator[None]:
-    saved = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = saved
+pytestmark = pytest.mark.usefixtures("discord_globals")  # doctor and serve point discord.py at the fake
 
 
 async def test_doctor_checks_token_servers_and_gateway(fake: FakeDiscord, settings: DiscordSettings) -> None:

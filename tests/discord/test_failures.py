@@ -20,9 +20,8 @@ from storage.models import (
     Pair,
     PairStatus,
 )
-from tests.discord.conftest import Cast, People, Running
+from tests.discord.conftest import NUDGE_DUE, Cast, People, Running, pair_them, setup_program
 from tests.discord.fake_discord import LEADS, PAIRS, FakeDiscord
-from tests.discord.test_story import NUDGE_DUE, pair_them, setup_program
 
 
 async def _row(bot: MentorBot, prefix: str) -> Outbox:

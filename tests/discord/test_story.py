@@ -3,38 +3,13 @@ buttons in the thread and in DMs, modals for notes, and escalations in the coord
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlmodel import select
 
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from storage.models import Escalation, EscalationStatus, Feedback, Pair
-from tests.discord.conftest import Cast, People, Running
+from tests.discord.conftest import NUDGE_DUE, Cast, People, Running, pair_them, setup_program
 from tests.discord.fake_discord import GUILD_ID, LEADS, PAIRS, FakeDiscord
-
-NUDGE_DUE = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin, the earlier of the pair's zones
-
-
-async def setup_program(people: People, cast: Cast) -> None:
-    assert "created" in (await people.command(cast.carol, "program create", name="Spring", day="mon",
-                                              time="10:00")).text
-    await people.command(cast.carol, "channel", channel=LEADS)
-    reply = await people.command(cast.carol, "channel", channel=PAIRS, pairs=True)
-    assert "pairs" in reply.text
-    await people.command(cast.bob, "join", role="mentor")
-    await people.command(cast.bob, "profile", tz="Europe/Berlin", interests="python,music")
-    await people.command(cast.alice, "join", role="mentee")
-    await people.command(cast.alice, "profile", tz="America/New_York", interests="python,career",
-                         goals="First dev job")
-
-
-async def pair_them(people: People, cast: Cast, bot: MentorBot, fake: FakeDiscord) -> int:
-    """Pair Bob with Alice and deliver the intro; returns the id of the thread it opened."""
-    reply = await people.command(cast.carol, "pair", mentor=cast.bob, mentee=cast.alice)
-    assert "Paired #1" in reply.text and reply.ephemeral
-    await bot.deliver()
-    return max(cid for cid, c in fake.channels.items() if c.get("parent_id") == str(PAIRS))
 
 
 async def test_a_program_runs_end_to_end_in_discord(
