@@ -6,18 +6,20 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from datetime import UTC, datetime
+import traceback
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from adapters.console import Console, parse_when
+import prompts
+from adapters.console import ME, Console, parse_moment, script_start
 from adapters.platform import Check, Platform, platforms
 from bot.clock import ManualClock, OffsetClock, SystemClock
 from bot.core import MentorBot
 from bot.scheduler import Heartbeat
-from bot.settings import Settings, SettingsError, configure_logging, load_settings
+from bot.settings import Settings, SettingsError, configure_logging, database_url, load_settings
 from storage.db import Database
 
 ENV_FILE = ".env"
@@ -29,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="try the bot in this terminal, or replay a script")
     console.add_argument("--script", type=Path, help="replay this file and print the transcript")
     console.add_argument("--db", help="database URL (a script uses a fresh temporary SQLite file by default)")
-    console.add_argument("--start", help="the console clock's start, e.g. 2026-11-30T08:00Z (default: now)")
+    console.add_argument("--start", help="the clock's start, e.g. 2026-11-30T08:00Z (default: a script's first "
+                                         "absolute clock line, else now)")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     run = sub.add_parser("run", help="run the configured platform adapters (the console when none is configured)")
@@ -39,39 +42,71 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings, script: Path | None, db_url: str | None, start: str | None) -> int:
-    url = db_url
-    tmp = None
-    if url is None and script is not None:
-        tmp = tempfile.TemporaryDirectory(prefix="mentorbot-")
-        url = f"sqlite+aiosqlite:///{tmp.name}/script.db"
-    db = Database(url or settings.database_url)
+class CliError(Exception):
+    """A setting or argument the command cannot work with: one line for the person, exit code 2."""
+
+
+async def _open(url: str, setting: str) -> Database:
+    """The database at `url`, migrated; CliError naming `setting` when it cannot be opened or migrated."""
+    try:
+        db = Database(database_url(url))
+    except ValueError as exc:
+        raise CliError(f"Bad setting {setting}: {exc}") from None
     try:
         await db.upgrade()
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        # A script runs on a clock that moves only when told, so its transcript is the same every run.
-        clock = OffsetClock() if script is None and start is None else ManualClock(parse_when(start, now) if start else now)
-        bot = MentorBot(db, clock, default_tz=settings.default_timezone)
-        console = Console(bot, clock, sys.stdout)
-        if script is None:
+    except Exception as exc:
+        await db.close()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"Bad setting {setting}: cannot open or migrate the database: {first[:300]}") from None
+    return db
+
+
+def _start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if (when := parse_moment(text)) is None:
+        raise CliError(f"Bad option --start: expected a moment like 2026-11-30T08:00Z (ISO 8601; UTC unless it "
+                       f"names an offset), got {text[:80]!r}")
+    return when
+
+
+async def _console(settings: Settings, script: Path | None, db_url: str | None, start_text: str | None) -> int:
+    start = _start(start_text)
+    lines = script.read_text(encoding="utf-8").splitlines() if script is not None else []
+    tmp = None
+    if db_url is None and script is not None:
+        tmp = tempfile.TemporaryDirectory(prefix="mentorbot-")
+        db_url = f"sqlite+aiosqlite:///{tmp.name}/script.db"
+    try:
+        db = await _open(db_url or settings.database_url, "--db" if db_url else "DATABASE_URL")
+        try:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+            if script is None:  # interactive: real time, from --start if given
+                clock: ManualClock | OffsetClock = OffsetClock(start - datetime.now(UTC) if start else timedelta(0))
+            else:  # a script's clock moves only when told, so its transcript is the same every run, any day
+                clock = ManualClock(start or script_start(lines) or now)
+            bot = MentorBot(db, clock, default_tz=settings.default_timezone)
+            console = Console(bot, clock, sys.stdout)
+            if script is not None:
+                return 1 if await console.run_script(lines) else 0
             heartbeat = Heartbeat(bot)
             heartbeat.start()
             try:
-                await console.interactive()
+                shown = make_url(db.url).render_as_string(hide_password=True)
+                await console.interactive(prompts.say("console.banner", me=ME, db=shown,
+                                                      log=Path(settings.log_file).resolve()))
             finally:
-                heartbeat.shutdown()
+                await heartbeat.stop()
             return 0
-        errors = await console.run_script(script.read_text(encoding="utf-8").splitlines())
-        return 1 if errors else 0
+        finally:
+            await db.close()
     finally:
-        await db.close()
         if tmp is not None:
             tmp.cleanup()
 
 
 async def _upgrade(settings: Settings) -> int:
-    db = Database(settings.database_url)
-    await db.upgrade()
+    db = await _open(settings.database_url, "DATABASE_URL")
     await db.close()
     print(f"database is up to date: {db.engine.url.render_as_string(hide_password=True)}")
     return 0
@@ -97,8 +132,7 @@ def _configured(wanted: set[str], env_file: str | None) -> list[tuple[Platform, 
 
 
 async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
-    db = Database(settings.database_url)
-    await db.upgrade()
+    db = await _open(settings.database_url, "DATABASE_URL")
     bot = MentorBot(db, SystemClock(), default_tz=settings.default_timezone)
     heartbeat = Heartbeat(bot)
     try:
@@ -107,7 +141,7 @@ async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
                 group.create_task(platform.serve(bot, config), name=platform.name)
             heartbeat.start()
     finally:
-        heartbeat.shutdown()
+        await heartbeat.stop()
         await db.close()
     return 0
 
@@ -143,28 +177,41 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings)
+    try:
+        return _command(args, settings)
+    except (CliError, SettingsError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:  # never a bare traceback: one line here, the details in the log file
+        path = Path(settings.log_file).resolve()
+        with open(path, "a", encoding="utf-8") as log_file:
+            log_file.write(f"{datetime.now(UTC).isoformat()} mentorbot {args.command} failed\n")
+            traceback.print_exception(exc, file=log_file)
+        print(f"mentorbot {args.command}: unexpected {type(exc).__name__}: {str(exc)[:200]} (details in {path})",
+              file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "console":
+        configure_logging(settings, to_file=True)
         if args.script is not None and not args.script.is_file():
             print(f"no such script: {args.script}", file=sys.stderr)
             return 2
         return asyncio.run(_console(settings, args.script, args.db, args.start))
+    configure_logging(settings)
     if args.command == "db":
         return asyncio.run(_upgrade(settings))
     if args.command == "doctor":
         return asyncio.run(_doctor(settings, ENV_FILE))
     wanted = {name for name in ("slack", "discord") if getattr(args, name)}
-    try:
-        chosen = _configured(wanted, ENV_FILE)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    chosen = _configured(wanted, ENV_FILE)
     if not chosen:  # no platform configured: the console on the configured database
+        configure_logging(settings, to_file=True)
         return asyncio.run(_console(settings, None, None, None))
-    try:
-        return asyncio.run(_run(settings, chosen))
-    except KeyboardInterrupt:
-        return 0
+    return asyncio.run(_run(settings, chosen))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 Script format, one action a line (`#` starts a comment):
     admin carol                          carol is a workspace admin
     @carol /mentor program create Spring
+    /mentor help                         a line without @name acts as the console's own person, an admin
     @alice click We met                  a button, by label or number, on alice's latest message with buttons
     @alice submit note="Great first chat"
     @alice cancel                        close alice's open form
     clock +7d | clock +36h | clock 2026-12-07T09:00Z     move time; due work runs at its moment
+
+A script's clock starts at its first absolute `clock` line (or `--start`), so it replays the same on any date.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import asyncio
 import itertools
 import re
 import shlex
-import uuid
 import sys
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+import prompts
 from bot.clock import ManualClock, OffsetClock
 from bot.core import MentorBot
 from bot.events import ActionEvent, Actor, CommandEvent, FormSubmission
@@ -30,11 +35,15 @@ from bot.periods import local
 
 PLATFORM = "console"
 WORKSPACE = "local"
+ME = "me"  # who a line without @name acts as: the person at the keyboard, a workspace admin
 _DELTA = re.compile(r"^\+(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
 
 class ScriptError(Exception):
     """A script line the console cannot understand (the line number is added by the runner)."""
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        super().__init__(prompts.say(key, **params))
 
 
 @dataclass
@@ -77,22 +86,45 @@ def render(message: Message, indent: str = "  ") -> str:
     return "\n".join(lines)
 
 
+def parse_moment(text: str) -> datetime | None:
+    """An ISO time (`2026-12-07T09:00Z`, `2026-12-07 09:00+01:00`; UTC when it names no zone), or None."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_when(text: str, now: datetime) -> datetime:
-    """`+7d`, `+1d12h`, `+30m`, or an ISO time (`2026-12-07T09:00Z`)."""
+    """`+7d`, `+1d12h`, `+30m`, or an ISO time (`2026-12-07T09:00Z`) not before `now`."""
     if m := _DELTA.match(text):
         if not any(m.groups()):
-            raise ScriptError(f"clock: {text!r} moves nothing; use e.g. +7d, +36h, +30m")
+            raise ScriptError("console.clock_moves_nothing", text=text)
         w, d, h, mins = (int(g or 0) for g in m.groups())
         return now + timedelta(weeks=w, days=d, hours=h, minutes=mins)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ScriptError(f"clock: {text!r} is neither +7d/+36h/+30m nor a time like 2026-12-07T09:00Z") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = parse_moment(text)
+    if when is None:
+        raise ScriptError("console.clock_bad", text=text)
     if when < now:
-        raise ScriptError(f"clock: {text} is in the past; time only moves forward")
+        raise ScriptError("console.clock_past", text=text)
     return when
+
+
+def _uncommented(line: str) -> str:
+    line = line.strip()
+    if line.startswith("#"):
+        return ""
+    # A comment after a line; not after a person's line, where # may be part of a command (#channel).
+    return line.split(" #", 1)[0].strip() if " #" in line and not line.startswith(("@", "/")) else line
+
+
+def script_start(lines: list[str]) -> datetime | None:
+    """The moment a script's first absolute `clock` line names: where its clock starts."""
+    for line in lines:
+        word, _, rest = _uncommented(line).partition(" ")
+        if word == "clock" and (when := parse_moment(rest)) is not None:
+            return when
+    return None
 
 
 class ConsoleMessenger:
@@ -139,7 +171,7 @@ class Console:
         self.posted: list[_Posted] = []
         self.replies: dict[str, _Posted] = {}  # each user's latest ephemeral reply with buttons
         self.forms: dict[str, Form] = {}
-        self.admins: set[str] = set()
+        self.admins: set[str] = {ME}
         self._events = itertools.count(1)
         # Event ids must not repeat across runs on the same database, or the dedup table swallows them.
         self._run_id = uuid.uuid4().hex[:12]
@@ -204,7 +236,7 @@ class Console:
             if posted.message.buttons:
                 break
         else:
-            raise ScriptError(f"{user} sees no message with buttons")
+            raise ScriptError("console.no_buttons", user=user)
         buttons = posted.message.buttons
         if choice.isdigit() and 1 <= int(choice) <= len(buttons):
             button = buttons[int(choice) - 1]
@@ -212,7 +244,7 @@ class Console:
             matches = [b for b in buttons if b.label.lower() == choice.lower()]
             if not matches:
                 labels = ", ".join(b.label for b in buttons)
-                raise ScriptError(f"{user}'s latest message with buttons has no {choice!r} (it has: {labels})")
+                raise ScriptError("console.no_such_button", user=user, choice=choice, labels=labels)
             button = matches[0]
         self.transcript.write(f"[{self._stamp()}] {user} clicks [{button.label}] on {posted.ref}")
         if posted.ref.startswith("reply:"):
@@ -224,12 +256,18 @@ class Console:
     async def _submit(self, user: str, rest: str) -> None:
         form = self.forms.pop(user, None)
         if form is None:
-            raise ScriptError(f"{user} has no open form to submit")
+            raise ScriptError("console.no_form", user=user)
         values: dict[str, str] = {}
-        for token in shlex.split(rest):
+        try:
+            tokens = shlex.split(rest)
+        except ValueError:
+            self.forms[user] = form
+            raise ScriptError("console.unbalanced_quotes", line=rest) from None
+        for token in tokens:
             name, eq, value = token.partition("=")
             if not eq:
-                raise ScriptError(f"submit takes name=value pairs, not {token!r}")
+                self.forms[user] = form
+                raise ScriptError("console.submit_pairs", token=token)
             values[name] = value
         for f in form.fields:
             if f.required and not values.get(f.name, "").strip():
@@ -260,16 +298,20 @@ class Console:
 
     async def run_line(self, line: str) -> None:
         """Run one console line."""
-        line = line.strip()
-        if not line or line.startswith("#"):
+        line = _uncommented(line)
+        if not line:
             return
-        if " #" in line and not line.startswith("@"):
-            line = line.split(" #", 1)[0].strip()
         word, _, rest = line.partition(" ")
+        if word in ("/mentor", "/mentorbot", "click", "submit", "cancel"):
+            line = f"@{ME} {line}"
+            word, _, rest = line.partition(" ")
+        if word in ("help", "?"):
+            self.transcript.write(prompts.say("console.help", me=ME))
+            return
         if word == "admin":
             names = rest.split()
             if not names:
-                raise ScriptError("admin needs a name: admin carol")
+                raise ScriptError("console.admin_needs_name")
             self.admins.update(n.lstrip("@") for n in names)
             return
         if word == "clock":
@@ -278,7 +320,7 @@ class Console:
             await self.advance(target)
             return
         if not word.startswith("@") or len(word) < 2:
-            raise ScriptError(f"a line starts with @user, admin, clock or #: {line!r}")
+            raise ScriptError("console.bad_line", line=line)
         user = word[1:]
         verb, _, arg = rest.strip().partition(" ")
         if verb in ("/mentor", "/mentorbot"):
@@ -288,14 +330,14 @@ class Console:
             self._reply(user, response)
         elif verb == "click":
             if not arg:
-                raise ScriptError("click needs a button label or number")
+                raise ScriptError("console.click_needs_label")
             await self._click(user, arg.strip().strip('"'))
         elif verb == "submit":
             await self._submit(user, arg)
         elif verb == "cancel":
             self.forms.pop(user, None)
         else:
-            raise ScriptError(f"after @{user} comes /mentor, click, submit or cancel, not {verb!r}")
+            raise ScriptError("console.bad_verb", user=user, verb=verb)
         await self.bot.tick()
 
     async def run_script(self, lines: list[str]) -> int:
@@ -309,16 +351,30 @@ class Console:
                 self.transcript.write(f"!! line {number}: {exc}")
         return errors
 
-    async def interactive(self, stdin: TextIO = sys.stdin) -> None:
-        """Read lines until end of input; `quit` stops. Due work also arrives on its own meanwhile."""
-        self.transcript.write("mentorbot console. Lines look like: @alice /mentor help  |  admin carol  |  clock +7d"
-                              "  |  @alice click We met  |  quit")
+    async def interactive(self, banner: str, stdin: TextIO = sys.stdin) -> None:
+        """Read lines until end of input; `quit` stops. Due work also arrives on its own meanwhile.
+        At a terminal, lines can be edited and earlier ones recalled (readline)."""
+        self.transcript.write(banner)
+        read = _terminal_reader() if stdin.isatty() else stdin.readline
         loop = asyncio.get_running_loop()
         while True:
-            line = await loop.run_in_executor(None, stdin.readline)
+            line = await loop.run_in_executor(None, read)
             if not line or line.strip() in ("quit", "exit"):
                 return
             try:
                 await self.run_line(line)
             except ScriptError as exc:
                 self.transcript.write(f"!! {exc}")
+
+
+def _terminal_reader() -> Callable[[], str]:
+    """input() with line editing and history; end of input (Ctrl-D) reads as ''."""
+    import readline  # noqa: F401  (importing it gives input() editing and history)
+
+    def read() -> str:
+        try:
+            return input("> ") + "\n"
+        except EOFError:
+            return ""
+
+    return read

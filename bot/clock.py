@@ -36,10 +36,11 @@ class ManualClock:
 
 
 class OffsetClock:
-    """The real time plus an offset that only grows: the interactive console's clock."""
+    """The real time plus an offset that only grows: the interactive console's clock (which may start
+    anywhere, past or future, so the offset may begin negative)."""
 
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self._offset = offset
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset

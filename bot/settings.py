@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,20 +21,13 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./mentorbot.db"
     log_level: str = "INFO"
+    log_file: str = "mentorbot.log"
     default_timezone: str = "UTC"
 
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(f"expected a URL like sqlite+aiosqlite:///./mentorbot.db, got {value!r}") from None
-        if url.drivername == "postgresql" or url.drivername == "postgres":
-            url = url.set(drivername="postgresql+asyncpg")
-        if url.drivername not in _DRIVERS:
-            raise ValueError(f"expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL, got {url.drivername}://")
-        return url.render_as_string(hide_password=False)
+        return database_url(value)
 
     @field_validator("log_level")
     @classmethod
@@ -48,6 +42,23 @@ class Settings(BaseSettings):
         if not valid_zone(value):
             raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}")
         return value
+
+
+def database_url(value: str) -> str:
+    """A database URL the bot can open, with the async driver filled in; ValueError saying what is expected."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"expected a URL like sqlite+aiosqlite:///./mentorbot.db, got {value!r}") from None
+    if url.drivername in ("sqlite", "postgresql", "postgres"):
+        url = url.set(drivername="sqlite+aiosqlite" if url.drivername == "sqlite" else "postgresql+asyncpg")
+    if url.drivername not in _DRIVERS:
+        raise ValueError(f"expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL, got {url.drivername}://")
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().parent
+        if not folder.is_dir():
+            raise ValueError(f"expected a SQLite file in a folder that exists; {str(folder)!r} does not")
+    return url.render_as_string(hide_password=False)
 
 
 class SettingsError(Exception):
@@ -72,8 +83,27 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         raise settings_error(exc) from None
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_file_handler: logging.Handler | None = None
+
+
+def configure_logging(settings: Settings, *, to_file: bool = False) -> None:
+    """Logs to stderr, or with `to_file` only to LOG_FILE (the console keeps them out of its transcript)."""
+    global _file_handler
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    if _file_handler is not None:  # configured before in this process (tests call main() repeatedly)
+        root.removeHandler(_file_handler)
+        _file_handler.close()
+        _file_handler = None
+    if to_file:
+        for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+            root.removeHandler(handler)
+        _file_handler = logging.FileHandler(settings.log_file, encoding="utf-8", delay=True)
+        _file_handler.setFormatter(logging.Formatter(_FORMAT))
+        root.addHandler(_file_handler)
+    elif not root.handlers:
+        logging.basicConfig(level=settings.log_level, format=_FORMAT)
     # Migration and per-tick scheduler chatter drowns what matters.
     for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

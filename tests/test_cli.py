@@ -142,3 +142,108 @@ def test_doctor_reports_an_unreachable_database(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     assert main(["doctor"]) == 1
     assert "FAIL database:" in capsys.readouterr().out
+
+
+def _script(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "script.txt"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("moment", ["2019-03-04T08:00Z", "2041-07-01T08:00Z"])
+def test_a_script_starts_at_its_first_absolute_clock_line_past_or_future(
+    moment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script(tmp_path, f"admin carol\n@carol /mentor program list\nclock {moment}\nclock +1d\n"
+                               "@carol /mentor program list\n")
+    assert main(["console", "--script", str(script)]) == 0
+    out = capsys.readouterr().out
+    day = moment[:10]
+    assert f"[{_weekday(day)} {day} 08:00 UTC] carol: /mentor program list" in out  # before the clock line too
+    assert "!!" not in out
+
+
+def _weekday(day: str) -> str:
+    from datetime import date
+
+    return date.fromisoformat(day).strftime("%a")
+
+
+def test_start_sets_the_clock_of_a_script_at_any_moment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = _script(tmp_path, "admin carol\n@carol /mentor program list\nclock +1d\n")
+    assert main(["console", "--script", str(script), "--start", "2020-02-29T23:30Z"]) == 0
+    out = capsys.readouterr().out
+    assert "[Sat 2020-02-29 23:30 UTC] carol: /mentor program list" in out
+    assert "--- clock moves to Sun 2020-03-01 23:30 UTC ---" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--start", "next tuesday"], "Bad option --start: expected a moment like 2026-11-30T08:00Z"),
+        (["--start", "2026-13-45T99:00Z"], "Bad option --start: expected a moment like 2026-11-30T08:00Z"),
+        (["--db", "mysql://x"], "Bad setting --db: expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL"),
+        (["--db", "sqlite+aiosqlite:////no/such/folder/m.db"], "Bad setting --db: expected a SQLite file in a folder"),
+        (["--db", "postgresql+asyncpg://nobody@127.0.0.1:1/none"], "Bad setting --db: cannot open or migrate"),
+    ],
+)
+def test_console_arguments_it_cannot_use_get_one_line_and_exit_2(
+    args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script(tmp_path, "admin carol\n")
+    assert main(["console", "--script", str(script), *args]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith(expected) and "\n" not in err, err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_a_file_that_is_not_a_database_is_named_with_what_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{junk}")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Bad setting DATABASE_URL: cannot open or migrate the database") and "\n" not in err
+
+
+def test_database_url_in_a_missing_folder_stops_start_up(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////no/such/folder/m.db")
+    assert main(["db", "upgrade"]) == 2
+    assert capsys.readouterr().err.startswith("Bad setting DATABASE_URL: expected a SQLite file in a folder")
+
+
+def test_an_unexpected_failure_is_one_line_and_the_log_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def broken(settings: object) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr("adapters.cli._upgrade", broken)
+    assert main(["db", "upgrade"]) == 1
+    err = capsys.readouterr().err.strip()
+    log = tmp_path / "mentorbot.log"
+    assert err == f"mentorbot db: unexpected RuntimeError: the disk caught fire (details in {log})"
+    assert "Traceback" in log.read_text() and "the disk caught fire" in log.read_text()
+
+
+def test_the_interactive_console_greets_a_newcomer_and_keeps_logs_out_of_the_transcript(tmp_path: Path) -> None:
+    """`mentorbot run` with no tokens: help answers, a line without @name acts as an admin, no log lines."""
+    lines = "help\n/mentor help\n/mentor program create Spring\n@alice /mentor join mentee\nclock +1d\nquit\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "run"], input=lines, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "DEBUG"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert f"Logs go to {tmp_path / 'mentorbot.log'}" in out and "You are @me, a workspace admin" in out
+    assert "@alice click We met" in out  # the console's own help
+    assert "mentorbot commands" in out  # the bot's help, as me
+    assert "Program Spring created" in out  # me may create programs
+    assert "Welcome to Spring as a mentee" in out
+    assert "!!" not in out and "WARNING" not in out and "DEBUG" not in out
+    assert done.stderr == ""
+    assert "DEBUG" in (tmp_path / "mentorbot.log").read_text()  # the logs went to the file instead

@@ -28,7 +28,7 @@ from storage.models import Cadence, CheckinStatus, EscalationKind, EscalationSta
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
-PROMPT_CALLS = frozenset({"t", "reply", "say", "UserError"})
+PROMPT_CALLS = frozenset({"t", "reply", "say", "UserError", "ScriptError"})
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+$")
 # dispatch.run_command adds `usage` to every UserError a subcommand raises (parse_args passes it itself).
 ADDED_FOR_ERRORS = frozenset({"usage"})
@@ -39,6 +39,7 @@ KEY_PASS_THROUGH = {
     ("context.py", "t"),  # Runtime.t / Ctx.t -> prompts.say(key, lang, **params)
     ("context.py", "reply"),  # Ctx.reply -> self.t(key, **params)
     ("core.py", "handle"),  # a UserError becomes rt.t(err.key, **err.params)
+    ("console.py", "__init__"),  # ScriptError(key, **params) -> prompts.say(key, **params)
 }
 # Calls passing **something the scan cannot resolve to names (a dict literal, or a module function that
 # returns dict literals, is resolved). Listed here they are skipped, visibly; unlisted they fail.
