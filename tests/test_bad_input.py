@@ -195,6 +195,9 @@ CASES = [
     case(SETUP + "@erin /mentor join mentor\n", "@carol /mentor pair @bob @erin",
          "bob is a mentor and erin is a mentor", id="pair-two-mentors"),
     case(PAIRED, "@carol /mentor pair @bob @alice", "already paired (#1)", id="pair-twice"),
+    case(ENDED, "@carol /mentor pair @bob @alice", "were paired before (#1)", "after a coordinator's unpair",
+         '/mentor pair @bob @alice --force "reason"', id="pair-never-again"),
+    case(ENDED, '@carol /mentor pair @bob @alice --force ""', "--force needs a reason", id="pair-force-no-reason"),
     case(PAIRED + "@erin /mentor join mentee\n", "@carol /mentor pair @bob @erin",
          "bob already has 1 pair(s), their limit", "/mentor profile --capacity N", id="pair-over-capacity"),
     # --- options ----------------------------------------------------------------------------

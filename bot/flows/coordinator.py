@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from bot import audit
+from bot import audit, safeguards
 from bot.access import coordinator_program
 from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx
@@ -25,6 +25,7 @@ from storage.models import (
     EscalationStatus,
     Member,
     Pair,
+    PairEndCause,
     PairStatus,
     Program,
     Role,
@@ -195,12 +196,19 @@ async def _live_pair_count(ctx: Ctx, program: Program, member: Member) -> int:
 
 
 async def pair(ctx: Ctx, args: Args) -> Response:
-    """`/mentor pair @mentor @mentee` (or two peers): introduce them."""
+    """`/mentor pair @mentor @mentee [--force REASON]` (or two peers): introduce them."""
     program = await coordinator_program(ctx, args, "pair")
-    if len(args.words) != 2:
+    words, force = args.words, args.options.get("force")
+    if force is not None:
+        # `--force they asked for it` without quotes: the words after the two people are the reason.
+        force = " ".join([force, *words[2:]]).strip()
+        words = words[:2]
+        if not force:
+            raise UserError("error.force_needs_reason")
+    if len(words) != 2:
         raise UserError("error.pair_usage")
-    a = await member_from_token(ctx.session, ctx.ws, args.words[0])
-    b = await member_from_token(ctx.session, ctx.ws, args.words[1])
+    a = await member_from_token(ctx.session, ctx.ws, words[0])
+    b = await member_from_token(ctx.session, ctx.ws, words[1])
     if a.id == b.id:
         raise UserError("error.pair_self")
     ea, eb = await _enrollment(ctx, program, a), await _enrollment(ctx, program, b)
@@ -229,9 +237,20 @@ async def pair(ctx: Ctx, args: Args) -> Response:
         raise UserError("error.at_capacity", name=a.display_name, capacity=ea.capacity)
     if await _live_pair_count(ctx, program, b) >= eb.capacity:
         raise UserError("error.at_capacity", name=b.display_name, capacity=eb.capacity)
-    new = await start_pair(ctx, program, a, b, kind)
+    earlier = await safeguards.check_never_again(ctx.session, ctx.rt, a, b, force)
+    paused = safeguards.paused_among(a, b)
+    new = await start_pair(ctx, program, a, b, kind, paused=paused)
     await audit.record(ctx, "pair", f"#{new.id} {a.display_name} & {b.display_name}", program.id)
-    return ctx.reply("pair.created", id=new.id, a=a.display_name, b=b.display_name)
+    if earlier is not None:
+        await audit.record(ctx, "pair.force", f"#{new.id} {a.display_name} & {b.display_name} after #{earlier.id} "
+                           f"({earlier.end_cause}): {force}", program.id)
+    lines = [ctx.t("pair.created", id=new.id, a=a.display_name, b=b.display_name)]
+    if earlier is not None:
+        lines.append(ctx.t("pair.forced", id=earlier.id))
+    for member in paused:
+        until = ctx.rt.when(member.paused_until, ctx.me) if member.paused_until else ctx.t("pair.until_resume")
+        lines.append(ctx.t("pair.paused_warning", name=member.display_name, until=until, id=new.id))
+    return Response([Message("\n".join(lines))])
 
 
 async def unpair(ctx: Ctx, args: Args) -> Response:
@@ -243,7 +262,8 @@ async def unpair(ctx: Ctx, args: Args) -> Response:
     if target.status == PairStatus.ENDED:
         raise UserError("error.already_ended", id=target.id)
     reason = args.rest(1)
-    await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)))
+    await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)),
+                   PairEndCause.UNPAIR)
     await audit.record(ctx, "unpair", f"#{target.id}: {reason}", program.id)
     return ctx.reply("pair.unpaired", id=target.id)
 
