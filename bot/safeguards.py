@@ -125,7 +125,7 @@ async def pairs_with_a_coordinator(session: AsyncSession, program: Program) -> s
 
 @dataclass(frozen=True)
 class Hidden:
-    """What a view leaves out for one viewer: the pairs, and how many of each thing it left out."""
+    """The pairs a view leaves out for its readers."""
 
     pair_ids: frozenset[int]
 
@@ -143,3 +143,6 @@ async def hidden_from(session: AsyncSession, viewer: Member, program: Program) -
 
 def hidden_of(pair_ids: Iterable[int]) -> Hidden:
     return Hidden(frozenset(pair_ids))
+
+
+NOTHING_HIDDEN = Hidden(frozenset())

@@ -11,12 +11,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from adapters.console import PLATFORM, WORKSPACE
+from bot.clock import ManualClock
 from bot.core import MentorBot
+from bot.flows.home import home_messages
 from storage.models import AuditLog, Checkin, CheckinStatus, Escalation, Pair, PairEndCause, PairStatus
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.conftest import SETUP, Script
-from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, rows, seen_by
+from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, blocks, posted_to, rows, seen_by
 
 # --- never again ---------------------------------------------------------------------------------
 
@@ -213,3 +216,126 @@ async def _fresh_pg(url: str) -> str:
 async def _drop_pg(url: str) -> None:
     name = make_url(url).database
     await _admin_pg(url.rsplit("/", 1)[0] + "/postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- a coordinator in a pair ---------------------------------------------------------------------
+
+# bob mentors alice and is made a coordinator of Spring too (carol, an admin, runs it with #leads).
+# alice rates their first check-in 1/5 with a note and reports a problem.
+COORDINATOR_IN_PAIR = PAIRED + f"""
+@carol /mentor coordinators add @bob
+clock {FIRST_NUDGE}
+@alice click We met
+@alice click 1
+@alice submit note="he talked over me"
+@alice /mentor problem bob is condescending
+"""
+SECRETS = ("1/5", "talked over me", "condescending", "Low rating", "Problem report", "Escalation #")
+
+
+def assert_bob_sees_none_of_it(transcript: str, secrets: tuple[str, ...] = SECRETS) -> None:
+    seen = seen_by(transcript, "bob")
+    for secret in secrets:
+        assert secret not in seen, f"bob saw {secret!r}"
+
+
+async def test_escalations_about_a_coordinators_own_pair_skip_the_channel_and_go_to_the_others(
+    run: Script, bot: MentorBot,
+) -> None:
+    out = await run(COORDINATOR_IN_PAIR)
+    # The issue's reproduction: the low rating must not reach bob, through #leads or anywhere else.
+    assert "alice rated the check-in of 2026-12-07 with bob 1/5" not in posted_to(out, "#leads")
+    assert "Escalation #" not in posted_to(out, "#leads")
+    carol = seen_by(out, "carol")
+    assert "carol (direct message)" in out
+    assert "Details: alice rated the check-in of 2026-12-07 with bob 1/5." in carol
+    assert "Note on escalation #1 from alice: he talked over me" in carol
+    assert "Details: bob is condescending" in carol
+    # The 48-hour reminder and the acknowledgement edit follow the same route.
+    out = await run("clock +3d\n@carol /mentor ack 2")
+    assert "Reminder: escalation #1" in seen_by(out, "carol") and "#leads" not in out
+    assert_bob_sees_none_of_it(run.all)
+
+
+async def test_a_coordinator_cannot_see_or_work_escalations_about_their_own_pair(run: Script, bot: MentorBot) -> None:
+    out = await run(COORDINATOR_IN_PAIR + """
+        @bob /mentor escalations --all
+        @bob /mentor ack 1
+        @bob /mentor resolve 2 sorted it out
+    """)
+    assert ("(only bob sees) Not listed: 2 escalation(s) about your own pair. Another coordinator handles them."
+            in out)
+    assert ("(only bob sees) Escalation #1 is about your own pair, so you cannot /mentor ack it; another "
+            "coordinator of Spring handles it.") in out
+    assert "Escalation #2 is about your own pair, so you cannot /mentor resolve it" in out
+    assert [e.status for e in await rows(bot, Escalation)] == ["open", "open"]
+    # The refusals name the ids bob typed, and nothing of what is in them.
+    assert_bob_sees_none_of_it(run.all, tuple(x for x in SECRETS if x != "Escalation #"))
+    # carol lists and works them as usual.
+    out = await run("@carol /mentor escalations\n@carol /mentor ack 1")
+    assert "#1 Low rating, open, pair #1" in out and "Escalation #1 acknowledged." in out
+
+
+async def test_a_coordinators_report_pairs_and_digest_leave_their_own_pair_out(run: Script) -> None:
+    await run(COORDINATOR_IN_PAIR.replace("@carol /mentor coordinators add @bob\n", """
+        @carol /mentor coordinators add @bob
+        @dave /mentor join mentee
+        @erin /mentor join mentor
+        @carol /mentor pair @erin @dave
+    """))
+    out = await run("@bob /mentor report\n@bob /mentor pairs\n@bob /mentor pairs --at-risk")
+    assert "Ratings: average - from 0 ratings, 0 at 2 or below" in out
+    assert "Escalations: 0 open, 0 acknowledged, 0 resolved" in out
+    assert "Left out: your own pair(s) #1: another coordinator follows them" in out
+    assert "#2 erin (mentor) & dave (mentee)" in out
+    assert "#1 bob" not in out
+    assert ("  #2 erin (mentor) & dave (mentee): active, met 0/0, avg rating -, no check-ins yet\n"
+            "  Not listed: your own pair(s) #1. Another coordinator follows them.") in out
+    assert ("(only bob sees) No pair in Spring is at risk right now.\n"
+            "  Not listed: your own pair(s) #1. Another coordinator follows them.") in out
+    # carol's report has everything.
+    out = await run("@carol /mentor report")
+    assert "Ratings: average 1.0 from 1 ratings, 1 at 2 or below" in out and "Left out" not in out
+    # The digest in #leads (which bob can read) leaves pair #1 out; carol has its escalations by DM.
+    out = await run("clock 2026-12-14T09:00Z")
+    [digest] = [text for who, text in blocks(out) if who == {"#leads"} and "Weekly digest" in text]
+    assert "Average rating last week: -" in digest and "Open escalations: 0" in digest
+    assert "At-risk pairs: -" in digest
+    assert "Left out: pair(s) #1, which have a coordinator in them" in digest
+    assert_bob_sees_none_of_it(run.all)
+
+
+async def test_without_a_channel_each_coordinators_digest_leaves_their_own_pair_out(run: Script) -> None:
+    await run(COORDINATOR_IN_PAIR.replace("@carol /mentor channel #leads\n", ""))
+    out = await run("clock 2026-12-14T09:00Z")
+    [bobs] = [text for who, text in blocks(out) if who == {"bob"} and "Weekly digest" in text]
+    [carols] = [text for who, text in blocks(out) if who == {"carol"} and "Weekly digest" in text]
+    assert "Average rating last week: -" in bobs and "Left out: pair(s) #1" in bobs
+    assert "Average rating last week: 1.0" in carols and "Left out" not in carols
+    assert_bob_sees_none_of_it(run.all)
+
+
+async def test_a_coordinators_home_page_leaves_out_escalations_about_their_own_pair(
+    run: Script, bot: MentorBot, clock: ManualClock,
+) -> None:
+    await run(COORDINATOR_IN_PAIR)
+    bob = "\n".join(m.text + str(m.fields) for m in await home_messages(bot.rt, clock.now(), PLATFORM, WORKSPACE, "bob"))
+    carol = "\n".join(m.text + str(m.fields) for m in await home_messages(bot.rt, clock.now(), PLATFORM, WORKSPACE,
+                                                                          "carol"))
+    assert "Low rating" in carol and "Problem report" in carol
+    assert "Low rating" not in bob and "Problem report" not in bob and "('Open escalations', '0')" in bob
+
+
+async def test_a_lone_coordinator_in_a_pair_hands_its_escalations_to_the_admins(run: Script) -> None:
+    # erin alone coordinates Autumn and mentors dave there; carol is a workspace admin.
+    out = await run(SETUP + """
+        @carol /mentor program create Autumn
+        @carol /mentor coordinators add @erin --program Autumn
+        @carol /mentor coordinators remove @carol --program Autumn
+        @erin /mentor join mentor Autumn
+        @dave /mentor join mentee Autumn
+        @erin /mentor pair @erin @dave --program Autumn
+        @dave /mentor problem erin keeps cancelling
+    """)
+    assert "Details: erin keeps cancelling" in seen_by(out, "carol")
+    assert "keeps cancelling" not in seen_by(out, "erin")

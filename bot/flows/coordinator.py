@@ -278,18 +278,25 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
         (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(statuses))
                                 .order_by(col(Pair.id)))).all()
     )
-    risky = await at_risk_pairs(ctx.session, ctx.rt, program)
+    # A coordinator's own pairs are not listed: their ratings and risk are for the other coordinators.
+    own = await safeguards.own_pair_ids(ctx.session, ctx.me, program)
+    hidden = safeguards.hidden_of(p.id for p in rows if p.id in own)
+    rows = [p for p in rows if hidden.keeps(p.id)]
+    risky = await at_risk_pairs(ctx.session, ctx.rt, program, hidden)
     if "at-risk" in args.flags:
         rows = [p for p in rows if p.id in risky]
+    left_out = [ctx.t("pairs.hidden", pairs=hidden.label())] if hidden.pair_ids else []
     if not rows:
         if "at-risk" in args.flags:
-            return ctx.reply("pairs.none_at_risk", program=program.name)
+            return Response([Message("\n".join([ctx.t("pairs.none_at_risk", program=program.name), *left_out]))])
+        if left_out:
+            return Response([Message(left_out[0])])
         any_pair = (await ctx.session.exec(select(Pair.id).where(Pair.program_id == program.id).limit(1))).first()
         return ctx.reply("pairs.none_live" if any_pair else "pairs.none", program=program.name)
     lines = [ctx.t("pairs.head", program=program.name, count=len(rows))]
     for p in rows:
         lines.append(await pair_line(ctx.session, ctx.rt, p, risky.get(p.id)))  # type: ignore[arg-type]
-    return Response([Message("\n".join(lines))])
+    return Response([Message("\n".join([*lines, *left_out]))])
 
 
 async def people(ctx: Ctx, args: Args) -> Response:
@@ -327,14 +334,21 @@ async def escalations(ctx: Ctx, args: Args) -> Response:
     stmt = select(Escalation).where(Escalation.program_id == program.id)
     if "all" not in args.flags:
         stmt = stmt.where(Escalation.status != EscalationStatus.RESOLVED)
-    rows = (await ctx.session.exec(stmt.order_by(col(Escalation.id)))).all()
+    every = (await ctx.session.exec(stmt.order_by(col(Escalation.id)))).all()
+    # Escalations about the coordinator's own pair are the other coordinators' to see and handle.
+    hidden = await safeguards.hidden_from(ctx.session, ctx.me, program)
+    rows = [e for e in every if hidden.keeps(e.pair_id)]
+    left_out = ctx.t("escalations.hidden", count=len(every) - len(rows)) if len(rows) < len(every) else None
     if not rows:
-        return ctx.reply("escalations.none", program=program.name)
+        return ctx.reply("escalations.none", program=program.name) if left_out is None else \
+            Response([Message(left_out)])
     lines = [ctx.t("escalations.head", program=program.name, count=len(rows))]
     for e in rows:
         lines.append(ctx.t("escalations.line", id=e.id, kind=ctx.t(f"escalation.kind_{e.kind}"),
                            status=ctx.t(f"escalation.status_{e.status}"), pair=f"#{e.pair_id}" if e.pair_id else "-",
                            opened=e.opened_at.strftime("%Y-%m-%d"), reason=e.reason[:120]))
+    if left_out:
+        lines.append(left_out)
     return Response([Message("\n".join(lines))])
 
 
