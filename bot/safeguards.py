@@ -19,6 +19,7 @@ from bot.directory import is_coordinator
 from bot.errors import UserError
 from storage.models import (
     Checkin,
+    Enrollment,
     Escalation,
     EscalationKind,
     Feedback,
@@ -27,6 +28,7 @@ from storage.models import (
     PairEndCause,
     PairStatus,
     Program,
+    Role,
 )
 
 # Causes after which the same two people are not paired again without --force.
@@ -119,8 +121,13 @@ async def coordinators_in(session: AsyncSession, program: Program, pair: Pair) -
 
 async def pairs_with_a_coordinator(session: AsyncSession, program: Program) -> set[int]:
     """The program's pairs that have a coordinator in them: kept out of the shared coordinators' channel."""
-    pairs = (await session.exec(select(Pair).where(Pair.program_id == program.id))).all()
-    return {p.id for p in pairs if p.id is not None and await coordinators_in(session, program, p)}
+    enrolled = select(Enrollment.member_id).where(Enrollment.program_id == program.id,
+                                                  Enrollment.role == Role.COORDINATOR, col(Enrollment.active).is_(True))
+    admins = select(Member.id).where(Member.workspace_id == program.workspace_id, col(Member.is_admin).is_(True))
+    stmt = select(Pair.id).where(Pair.program_id == program.id, or_(
+        col(Pair.member_a_id).in_(enrolled), col(Pair.member_b_id).in_(enrolled),
+        col(Pair.member_a_id).in_(admins), col(Pair.member_b_id).in_(admins)))
+    return {pid for pid in (await session.exec(stmt)).all() if pid is not None}
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,7 @@ async def test_escalations_about_a_coordinators_own_pair_skip_the_channel_and_go
     # The reproduction: the low rating must not reach bob, through #leads or anywhere else.
     assert "alice rated the check-in of 2026-12-07 with bob 1/5" not in posted_to(out, "#leads")
     assert "Escalation #" not in posted_to(out, "#leads")
+    assert "talked over me" not in posted_to(out, "#leads") and "condescending" not in posted_to(out, "#leads")
     carol = seen_by(out, "carol")
     assert "carol (direct message)" in out
     assert "Details: alice rated the check-in of 2026-12-07 with bob 1/5." in carol
