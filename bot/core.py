@@ -21,7 +21,7 @@ from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
 from bot.flows import checkin, escalation, feedback, membership
 from bot.messages import Message, Response
-from bot.messenger import Messenger, Profile
+from bot.messenger import Messenger
 from bot.sweeps import SWEEPS
 from storage.db import Database
 from storage.models import Outbox, ProcessedEvent
@@ -51,7 +51,7 @@ class MentorBot:
 
     def __init__(self, db: Database, clock: Clock, *, default_tz: str = "UTC",
                  lang: str = prompts.DEFAULT_LANGUAGE) -> None:
-        self.rt = Runtime(db, default_tz, lang, self.lookup_profile)
+        self.rt = Runtime(db, default_tz, lang)
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
@@ -64,11 +64,6 @@ class MentorBot:
 
     def add_messenger(self, messenger: Messenger) -> None:
         self.messengers[messenger.platform] = messenger
-
-    async def lookup_profile(self, platform: str, workspace: str, user_id: str) -> Profile | None:
-        """Ask the platform about a user; None if it does not know them or no messenger is registered."""
-        messenger = self.messengers.get(platform)
-        return await messenger.lookup_profile(workspace, user_id) if messenger else None
 
     async def _delivery_failed(self, s: AsyncSession, row: Outbox, now: datetime) -> None:
         await escalation.delivery_failed(s, self.rt, row, now)

@@ -64,6 +64,7 @@ ENDED = PAIRED + "@carol /mentor unpair 1 schedules never matched\n"
 # carol also creates Autumn and hands it to erin, who is its only coordinator (and not an admin).
 AUTUMN = SETUP + """
 @carol /mentor program create Autumn
+@erin /mentor help
 @carol /mentor coordinators add @erin --program Autumn
 @carol /mentor coordinators remove @carol --program Autumn
 """
@@ -202,6 +203,10 @@ CASES = [
          id="bad-tz"),
     case(SETUP, "@bob /mentor profile --tz Europe", '"Europe" is not a time zone', "Europe/Berlin",
          id="bad-tz-region-only"),
+    case(SETUP, "@bob /mentor profile --tz PST", '"PST" is an abbreviation', "America/Los_Angeles", id="tz-abbreviation"),
+    case(SETUP, "@bob /mentor profile --tz Etc/GMT-1", '"Etc/GMT-1" means UTC+1', "Europe/Berlin", id="tz-etc-inverted"),
+    case(SETUP, "@carol /mentor program set --tz GMT+9", '"GMT+9" is a fixed offset', "Asia/Tokyo",
+         id="program-tz-offset"),
     case(SETUP, "@carol /mentor program create Autumn --tz Nowhere/City", '"Nowhere/City" is not a time zone',
          id="program-bad-tz"),
     case(SETUP, "@carol /mentor program set --time 25:00", '"25:00" is not a time', "HH:MM, e.g. 10:00",
@@ -273,6 +278,8 @@ CASES = [
     case(SETUP, "@carol /mentor coordinators promote @bob", "Usage: /mentor coordinators add @person",
          id="coordinators-bad-verb"),
     case(SETUP, "@carol /mentor coordinators add bob", '"bob" is not a person', id="coordinators-not-a-mention"),
+    case(SETUP, "@carol /mentor coordinators add @ghost", "I don't know ghost yet", "type /mentor help once",
+         id="coordinators-add-unknown-person"),
     case(SETUP, "@carol /mentor coordinators add @carol", "carol is already a coordinator of Spring",
          outcome=ANSWERED, id="coordinators-add-twice"),
     case(SETUP, "@carol /mentor channel leads", "Name one channel: /mentor channel #", id="channel-no-hash"),

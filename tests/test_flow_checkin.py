@@ -106,8 +106,15 @@ async def test_new_pair_gets_introduction_in_shared_conversation(run: Script) ->
     assert "First check-in for alice: Mon 07 Dec 2026, 04:00 (America/New_York)" in intro
 
 
-async def test_introduction_without_shared_interests_suggests_a_topic(run: Script) -> None:
+async def test_introduction_without_shared_interests_lists_each_persons(run: Script) -> None:
     out = await run(SETUP + "@alice /mentor profile --interests gardening\n@carol /mentor pair @bob @alice")
+    assert ("Shared interests: no interests in common yet (bob: python, music; alice: gardening): "
+            "a good first thing to talk about") in out
+    assert "none listed yet" not in out
+
+
+async def test_introduction_when_someone_listed_no_interests(run: Script) -> None:
+    out = await run(SETUP + "@erin /mentor join mentee\n@carol /mentor pair @bob @erin")
     assert "Shared interests: none listed yet: a good first thing to talk about" in out
 
 

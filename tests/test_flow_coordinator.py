@@ -74,6 +74,8 @@ async def test_commands_for_a_second_program_name_it(run: Script, bot: MentorBot
 
 async def test_coordinators_add_list_and_remove(run: Script, bot: MentorBot) -> None:
     out = await run(SETUP + """
+        @dan /mentor help
+        @erin /mentor help
         @carol /mentor coordinators add @dan
         @carol /mentor coordinators add @dan
         @dan /mentor coordinators
@@ -95,6 +97,7 @@ async def test_coordinators_add_list_and_remove(run: Script, bot: MentorBot) -> 
 
 async def test_a_new_coordinator_sees_the_channel_and_can_act(run: Script) -> None:
     out = await run(PAIRED + """
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @alice /mentor problem bob never answers
         @dan click Acknowledge
@@ -153,6 +156,16 @@ async def test_pair_checks_roles_order_capacity_and_duplicates(run: Script, bot:
 async def test_pair_refuses_someone_who_has_not_joined(run: Script) -> None:
     out = await run(SETUP + "@zed /mentor help\n@carol /mentor pair @bob @zed")
     assert "(only carol sees) zed has not joined Spring." in out
+
+
+async def test_people_with_any_unicode_name_can_be_paired_in_the_console(run: Script) -> None:
+    out = await run(SETUP + """
+        @jürgen /mentor join mentor
+        @zoë /mentor join mentee
+        @carol /mentor pair @jürgen @zoë
+    """)
+    assert "(only carol sees) Paired #1" in out
+    assert "Hello jürgen and zoë!" in out
 
 
 async def test_unpair_tells_both_without_the_reason(run: Script, bot: MentorBot) -> None:
@@ -351,7 +364,7 @@ async def test_weekly_digest_goes_out_monday_9_in_the_program_time_zone(run: Scr
 
 async def test_digest_without_a_channel_goes_to_each_coordinator(run: Script) -> None:
     setup = SETUP.replace("@carol /mentor channel #leads\n", "")
-    out = await run(setup + "@carol /mentor coordinators add @dan\nclock 2026-11-30T09:00Z")
+    out = await run(setup + "@dan /mentor help\n@carol /mentor coordinators add @dan\nclock 2026-11-30T09:00Z")
     assert len(digests(out, "carol")) == 1 and len(digests(out, "dan")) == 1
     assert digests(out, "alice") == []
 
@@ -362,6 +375,7 @@ async def test_digest_without_a_channel_goes_to_each_coordinator(run: Script) ->
 async def test_every_coordinator_action_lands_in_the_audit_log(run: Script, bot: MentorBot) -> None:
     await run(PAIRED + """
         @carol /mentor program set --threshold 3
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @dan /mentor coordinators remove @carol
         @dan /mentor nudge 1

@@ -213,6 +213,7 @@ async def test_acknowledged_escalation_gets_no_reminder(run: Script) -> None:
 async def test_without_a_channel_coordinators_get_escalations_by_direct_message(run: Script) -> None:
     setup = SETUP.replace("@carol /mentor channel #leads\n", "")
     out = await run(setup + """
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @carol /mentor pair @bob @alice
         @alice /mentor problem bob never shows up
