@@ -21,7 +21,7 @@ from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
 from bot.flows import checkin, escalation, feedback, membership
 from bot.messages import Message, Response
-from bot.messenger import Messenger, Profile
+from bot.messenger import Messenger, Profile, ProfileUnavailable
 from bot.sweeps import SWEEPS
 from storage.db import Database
 from storage.models import Outbox, ProcessedEvent
@@ -68,7 +68,12 @@ class MentorBot:
     async def lookup_profile(self, platform: str, workspace: str, user_id: str) -> Profile | None:
         """Ask the platform about a user; None if it does not know them or no messenger is registered."""
         messenger = self.messengers.get(platform)
-        return await messenger.lookup_profile(workspace, user_id) if messenger else None
+        if messenger is None:
+            return None
+        try:
+            return await messenger.lookup_profile(workspace, user_id)
+        except ProfileUnavailable:
+            raise UserError("error.platform_unavailable") from None
 
     async def _delivery_failed(self, s: AsyncSession, row: Outbox, now: datetime) -> None:
         await escalation.delivery_failed(s, self.rt, row, now)

@@ -43,7 +43,7 @@ from bot.events import (
 )
 from bot.flows.home import home_messages
 from bot.messages import Form, Message, Response
-from bot.messenger import Profile
+from bot.messenger import Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 COMMAND = "/mentor"
@@ -122,8 +122,8 @@ class SlackAdapter:
         profile: Profile | None = None
         try:
             profile = await self.messenger.lookup_profile(team, user_id)
-        except CALL_FAILURES as exc:  # Slack being slow or down must not stop the person's command
-            log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
+        except ProfileUnavailable:  # Slack being slow or down must not stop the person's command (logged there)
+            pass
         if profile is None:  # unknown to Slack right now: keep what the core last knew of their rights
             return Actor(PLATFORM, team, user_id, display_name=fallback_name, is_admin=None)
         return Actor(PLATFORM, team, user_id, profile.display_name, profile.tz, profile.is_admin)
