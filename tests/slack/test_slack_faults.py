@@ -1,18 +1,24 @@
-"""Slack's Web API answering with something that is not Slack's JSON (a proxy's 502 page, plain text, a JSON
-body of another shape, JSON that does not parse): every command is still answered, every failed send is
-retried like any 5xx, and nothing logs a traceback."""
+"""Platform faults and hostile input on Slack. The Web API answering with something that is not Slack's JSON
+(a proxy's 502 page, plain text, a JSON body of another shape, JSON that does not parse): every command is
+still answered, every failed send is retried like any 5xx. Requests that are not what Slack sends (wrong
+content type, a body that is not what it says, a bad timestamp, too large): a 4xx and no change. Nothing
+logs a traceback."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import pytest
 from sqlmodel import select
 
 from adapters.slack.messenger import PROFILE_TTL
 from bot.errors import UserError
-from storage.models import Member, Outbox, OutboxStatus
-from tests.slack.conftest import Slack, text_of
+from adapters.slack.server import EVENTS_PATH
+from storage.models import Member, Outbox, OutboxStatus, Program
+from tests.slack.conftest import Slack, signed_headers, text_of
 from tests.slack.test_slack_stories import setup_pair
 
 NOT_SLACK = [
@@ -82,3 +88,72 @@ async def test_a_send_answered_with_something_else_is_retried_like_a_5xx(
     await slack.deliver()
     async with slack.bot.db.transaction() as s:
         assert (await s.exec(select(Outbox.status).where(Outbox.key == "intro:1"))).one() == OutboxStatus.SENT
+
+
+# --- hostile or malformed requests -------------------------------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def command_body(text: str = "program create Sneaky") -> str:
+    return urlencode({"team_id": "T1", "user_id": "UCAROL", "user_name": "carol", "command": "/mentor",
+                      "text": text, "channel_id": "C1", "trigger_id": "t-1"})
+
+
+async def changed_nothing(slack: Slack) -> None:
+    async with slack.bot.db.transaction() as s:
+        assert (await s.exec(select(Member))).all() == [] and (await s.exec(select(Program))).all() == []
+    assert slack.fake.called("users.info") == []
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    pytest.param(command_body(), "text/plain", 415, id="signed form sent as text/plain"),
+    pytest.param(command_body(), "application/octet-stream", 415, id="signed form with no content type"),
+    pytest.param(json.dumps({"team_id": "T1", "user_id": "UCAROL", "command": "/mentor", "text": "help"}), FORM, 400,
+                 id="json labelled as a form"),
+    pytest.param("payload=%7Bnot+json", FORM, 400, id="form whose payload is not json"),
+    pytest.param("{not json", "application/json", 400, id="json that does not parse"),
+    pytest.param("[1, 2]", "application/json", 400, id="json that is not an object"),
+    pytest.param("a=1&&=&b", FORM, 400, id="a form that does not parse"),
+])
+async def test_a_body_that_is_not_what_slack_sends_gets_a_4xx(
+    slack: Slack, caplog: pytest.LogCaptureFixture, body: str, content_type: str, status: int
+) -> None:
+    with caplog.at_level(logging.INFO):
+        got, _ = await slack.post(body, content_type)  # signed: only its shape is wrong
+    assert got == status
+    assert tracebacks(caplog) == []
+    await changed_nothing(slack)
+
+
+async def test_a_timestamp_that_is_not_a_number_gets_a_4xx(slack: Slack, caplog: pytest.LogCaptureFixture) -> None:
+    body = command_body()
+    headers = signed_headers(body, FORM) | {"X-Slack-Request-Timestamp": "soon"}
+    with caplog.at_level(logging.INFO):
+        status, _ = await slack.post(body, FORM, headers=headers)
+    assert 400 <= status < 500 and tracebacks(caplog) == []
+    await changed_nothing(slack)
+
+
+async def test_a_body_that_is_not_utf8_gets_a_4xx(slack: Slack, caplog: pytest.LogCaptureFixture) -> None:
+    raw = b"team_id=T1&user_id=UCAROL&command=%2Fmentor&text=\xff\xfe"
+    with caplog.at_level(logging.INFO):
+        resp = await slack.http.post(EVENTS_PATH, data=raw, headers=signed_headers(raw.decode("latin-1"), FORM))
+    assert resp.status == 400 and tracebacks(caplog) == []
+    await changed_nothing(slack)
+
+
+async def test_an_oversized_request_is_refused_before_it_is_read(slack: Slack) -> None:
+    body = command_body("problem " + "x" * 1_000_000)
+    status, _ = await slack.post(body, FORM)
+    assert status == 413
+    await changed_nothing(slack)
+    chunked = await slack.http.post(EVENTS_PATH, data=_chunks(body.encode()), headers=signed_headers(body, FORM))
+    assert chunked.status == 413  # no Content-Length to go by: refused once the limit is read
+    assert (await slack.http.get("/healthz")).status == 200
+    await changed_nothing(slack)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 65536):
+        yield data[start:start + 65536]
