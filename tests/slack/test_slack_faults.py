@@ -17,7 +17,8 @@ from sqlmodel import select
 from adapters.slack.messenger import PROFILE_TTL
 from bot.errors import UserError
 from adapters.slack.server import EVENTS_PATH
-from storage.models import Member, Outbox, OutboxStatus, Program
+from bot.text import MAX_COMMAND_CHARS
+from storage.models import Escalation, Member, Outbox, OutboxStatus, Program
 from tests.slack.conftest import Slack, signed_headers, text_of
 from tests.slack.test_slack_stories import setup_pair
 
@@ -100,10 +101,10 @@ def command_body(text: str = "program create Sneaky") -> str:
                       "text": text, "channel_id": "C1", "trigger_id": "t-1"})
 
 
-async def changed_nothing(slack: Slack) -> None:
+async def changed_nothing(slack: Slack, *, looked_up: bool = False) -> None:
     async with slack.bot.db.transaction() as s:
         assert (await s.exec(select(Member))).all() == [] and (await s.exec(select(Program))).all() == []
-    assert slack.fake.called("users.info") == []
+    assert bool(slack.fake.called("users.info")) is looked_up
 
 
 @pytest.mark.parametrize(("body", "content_type", "status"), [
@@ -157,3 +158,32 @@ async def test_an_oversized_request_is_refused_before_it_is_read(slack: Slack) -
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), 65536):
         yield data[start:start + 65536]
+
+
+# --- text from people ----------------------------------------------------------------------------------
+
+
+async def test_nul_and_control_characters_are_removed_before_anything_is_stored(slack: Slack) -> None:
+    await setup_pair(slack)
+    reply = await slack.command("UALICE", "problem a\x00b\x1b[31m\tc\r\nd")
+    assert "coordinators" in reply["text"] and "wrong" not in reply["text"]
+    reply = await slack.command("UALICE", "profile --goals a\x00b")
+    assert "wrong" not in reply["text"]
+    reply = await slack.command("UALICE", "rematch \x00")
+    assert "Give a short reason" in reply["text"]
+    async with slack.bot.db.transaction() as s:
+        escalation = (await s.exec(select(Escalation))).one()
+        alice = (await s.exec(select(Member).where(Member.external_id == "UALICE"))).one()
+    assert "ab[31m c d" in escalation.reason  # ESC and NUL gone; tab and line break separate words
+    assert alice.goals == "ab"
+
+
+async def test_a_command_over_the_length_limit_gets_a_clear_reply_and_changes_nothing(slack: Slack) -> None:
+    reply = await slack.command("UCAROL", "program create " + "x" * MAX_COMMAND_CHARS)
+    assert f"longer than {MAX_COMMAND_CHARS} characters" in reply["text"]
+    await changed_nothing(slack, looked_up=True)
+    slack.fake.calls.clear()
+    # Within the limit, a long text is answered like any other.
+    await slack.command("UCAROL", "program create Spring")
+    reply = await slack.command("UCAROL", "pair " + " ".join(f"'a {n}'" for n in range(MAX_COMMAND_CHARS // 8)))
+    assert "Name two people" in reply["text"] or "not a person" in reply["text"]
