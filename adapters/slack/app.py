@@ -9,12 +9,14 @@ in tracked background tasks (what bolt's lazy listeners do, but awaitable, so te
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import ClientSession
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -83,6 +85,8 @@ class SlackAdapter:
             request_verification_enabled=not settings.socket_mode,
             process_before_response=True,
         )
+        self.app.use(self._same_workspace)
+        self._strangers: set[str] = set()
         self.app.command(COMMAND)(self._on_command)
         self.app.action(BUTTON_ACTION)(self._on_action)
         self.app.view(FORM_CALLBACK)(self._on_view)
@@ -91,6 +95,24 @@ class SlackAdapter:
         self.app.event("app_uninstalled")(self._on_uninstalled)
         self.app.event("tokens_revoked")(self._on_uninstalled)
         self.app.error(self._on_error)
+
+    # --- whose requests -------------------------------------------------------------------------
+
+    async def _same_workspace(self, context: AsyncBoltContext, body: dict[str, Any],
+                              next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        """Only requests from the workspace the bot token belongs to (auth.test's team, which bolt's own
+        authorization looked up) reach a listener: another workspace's gets a refusal and creates nothing."""
+        ours = context.authorize_result.team_id if context.authorize_result else None
+        theirs = context.team_id
+        if not ours or not theirs or theirs == ours:
+            return await next()
+        if theirs not in self._strangers:
+            self._strangers.add(theirs)
+            log.warning("refusing requests from Slack workspace %s: the bot token belongs to %s", theirs, ours)
+        if body.get("command"):  # a person typed it: tell them, only them
+            return BoltResponse(status=200, body=json.dumps(reply_payload([Message(prompts.say("slack.other_workspace"))])),
+                                headers={"content-type": "application/json"})
+        return BoltResponse(status=200, body="")  # acknowledged, so Slack does not redeliver it; nothing done
 
     # --- background work --------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from adapters.slack.messenger import PROFILE_TTL
 from bot.errors import UserError
 from adapters.slack.server import EVENTS_PATH
 from bot.text import MAX_COMMAND_CHARS
-from storage.models import Escalation, Member, Outbox, OutboxStatus, Program
+from storage.models import Escalation, Member, Outbox, OutboxStatus, Program, Workspace
 from tests.slack.conftest import Slack, signed_headers, text_of
 from tests.slack.test_slack_stories import setup_pair
 
@@ -187,3 +187,31 @@ async def test_a_command_over_the_length_limit_gets_a_clear_reply_and_changes_no
     await slack.command("UCAROL", "program create Spring")
     reply = await slack.command("UCAROL", "pair " + " ".join(f"'a {n}'" for n in range(MAX_COMMAND_CHARS // 8)))
     assert "Name two people" in reply["text"] or "not a person" in reply["text"]
+
+
+# --- another workspace ---------------------------------------------------------------------------------
+
+
+async def test_a_request_from_another_workspace_is_refused_and_creates_nothing(
+    slack: Slack, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = urlencode({"team_id": "T2", "user_id": "UCAROL", "user_name": "carol", "command": "/mentor",
+                      "text": "program create Elsewhere", "channel_id": "C1", "trigger_id": "t-2",
+                      "response_url": slack.fake.hook_url("t2")})
+    with caplog.at_level(logging.INFO):
+        status, text = await slack.post(body, FORM)
+        assert status == 200 and "serves another Slack workspace" in json.loads(text)["text"]
+        click = {"type": "block_actions", "team": {"id": "T2"}, "user": {"id": "UBOB", "team_id": "T2"},
+                 "response_url": slack.fake.hook_url("t2click"),
+                 "actions": [{"action_id": "mentorbot#help", "value": "", "action_ts": "1"}]}
+        assert (await slack.post(urlencode({"payload": json.dumps(click)}), FORM))[0] == 200
+        gone = {**slack.fake.users["UALICE"], "team_id": "T2", "deleted": True}
+        event = json.dumps({"team_id": "T2", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev-T2",
+                            "event": {"type": "user_change", "user": gone}, "event_time": 1700000000})
+        assert (await slack.post(event, "application/json"))[0] == 200
+    async with slack.bot.db.transaction() as s:
+        assert (await s.exec(select(Workspace))).all() == []
+    await changed_nothing(slack)
+    assert slack.fake.replies("t2click") == [] and tracebacks(caplog) == []
+    # The bot's own workspace is served as before.
+    assert "Program Spring created" in (await slack.command("UCAROL", "program create Spring"))["text"]
