@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+from urllib.parse import urlparse
 
 from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -50,6 +51,7 @@ from bot.messenger import Profile, ProfileUnavailable
 log = logging.getLogger(__name__)
 COMMAND = "/mentor"
 ACK_BUDGET = 2.0  # seconds the core may take before a command is acked with "working on it"
+RESPONSE_HOST = "hooks.slack.com"  # where Slack's response_urls point
 CLICK_WINDOW = 5  # seconds: clicks of one button by one person within this window are one click
 
 
@@ -75,6 +77,8 @@ class SlackAdapter:
         self.pacer = pacer or Pacer()
         self.session: ClientSession = make_session()
         self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer, self.session)
+        api = urlparse(settings.slack_api_url)
+        self.api_origin = (api.scheme, api.netloc.lower())
         self.messenger = SlackMessenger(self.client, self.pacer)
         bot.add_messenger(self.messenger)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -157,8 +161,13 @@ class SlackAdapter:
         if not messages:
             return
         payload = reply_payload(messages)
+        url = reply_to.get("response_url")
+        if url and not self._trusted_hook(url):
+            # Only Slack makes response_urls; a payload naming another host must not make the bot call it.
+            log.warning("not replying through a response_url on %r: not Slack's", urlparse(url).netloc[:100])
+            url = None
         try:
-            if url := reply_to.get("response_url"):
+            if url:
                 await AsyncWebhookClient(url, session=self.session).send_dict({**payload, "replace_original": False})
             elif channel := reply_to.get("channel"):
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=payload["text"],
@@ -185,6 +194,18 @@ class SlackAdapter:
         if response.form is not None:
             await self._open_form(trigger_id, response.form, reply_to, user)
         await self._tell(reply_to, user, response.messages)
+
+    def _trusted_hook(self, url: str) -> bool:
+        """Whether `url` is one of Slack's response URLs (https on hooks.slack.com), or on the configured
+        Web API base (a local fake Slack in tests)."""
+        try:
+            parsed = urlparse(url)
+            netloc = parsed.netloc.lower()
+        except ValueError:
+            return False
+        if parsed.username or parsed.password:
+            return False
+        return (parsed.scheme == "https" and netloc == RESPONSE_HOST) or (parsed.scheme, netloc) == self.api_origin
 
     # --- listeners ----------------------------------------------------------------------------
 

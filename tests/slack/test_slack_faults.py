@@ -20,6 +20,7 @@ from adapters.slack.server import EVENTS_PATH
 from bot.text import MAX_COMMAND_CHARS
 from storage.models import Escalation, Member, Outbox, OutboxStatus, Program, Workspace
 from tests.slack.conftest import Slack, signed_headers, text_of
+from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_slack_stories import setup_pair
 
 NOT_SLACK = [
@@ -215,3 +216,52 @@ async def test_a_request_from_another_workspace_is_refused_and_creates_nothing(
     assert slack.fake.replies("t2click") == [] and tracebacks(caplog) == []
     # The bot's own workspace is served as before.
     assert "Program Spring created" in (await slack.command("UCAROL", "program create Spring"))["text"]
+
+
+# --- response_url --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def elsewhere() -> AsyncIterator[FakeSlack]:
+    """A server that is not Slack, to be named in a crafted payload's response_url."""
+    other = FakeSlack(team="T9")
+    await other.start()
+    yield other
+    await other.stop()
+
+
+async def test_a_response_url_that_is_not_slack_s_is_never_called(
+    slack: Slack, elsewhere: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    click = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "UBOB", "team_id": "T1"},
+             "channel": {"id": "C1"}, "response_url": elsewhere.hook_url("steal"),
+             "actions": [{"action_id": "escalation.ack#0", "value": "99", "action_ts": "1"}]}
+    with caplog.at_level(logging.INFO):
+        assert (await slack.post(urlencode({"payload": json.dumps(click)}), FORM))[0] == 200
+    assert elsewhere.calls == []
+    # Answered another way: ephemeral in the channel the click came from.
+    ephemeral = slack.fake.called("chat.postEphemeral")
+    assert len(ephemeral) == 1 and ephemeral[0]["channel"] == "C1" and "coordinator" in ephemeral[0]["text"]
+    assert any("not Slack's" in r.getMessage() for r in caplog.records) and tracebacks(caplog) == []
+    # A slow command's late answer, too.
+    slack.adapter.ack_budget = 0.0
+    body = urlencode({"team_id": "T1", "user_id": "UCAROL", "user_name": "carol", "command": "/mentor",
+                      "text": "program create Spring", "channel_id": "C2", "trigger_id": "t-3",
+                      "response_url": elsewhere.hook_url("steal2")})
+    assert (await slack.post(body, FORM))[0] == 200
+    assert elsewhere.calls == []
+    assert "Program Spring created" in slack.fake.called("chat.postEphemeral")[-1]["text"]
+
+
+@pytest.mark.parametrize(("url", "trusted"), [
+    ("https://hooks.slack.com/commands/T1/123/abc", True),
+    ("https://HOOKS.slack.com/actions/T1/123/abc", True),
+    ("http://hooks.slack.com/commands/T1/123/abc", False),
+    ("https://hooks.slack.com.example.net/commands/x", False),
+    ("https://evil@hooks.slack.com/commands/x", False),
+    ("https://example.net/hooks.slack.com", False),
+    ("http://[::1/x", False),
+])
+async def test_which_response_urls_are_slack_s(slack: Slack, url: str, trusted: bool) -> None:
+    assert slack.adapter._trusted_hook(url) is trusted
+    assert slack.adapter._trusted_hook(slack.fake.hook_url("x")) is True  # the configured API base (tests)
