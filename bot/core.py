@@ -23,6 +23,7 @@ from bot.flows import checkin, escalation, feedback, membership
 from bot.messages import Message, Response
 from bot.messenger import Messenger
 from bot.sweeps import SWEEPS
+from bot.text import MAX_COMMAND_CHARS, clean_event
 from storage.db import Database
 from storage.models import Outbox, ProcessedEvent
 
@@ -72,6 +73,10 @@ class MentorBot:
 
     async def handle(self, event: Event) -> Response:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
+        event = clean_event(event)  # control characters and NUL never reach a flow or the database
+        if isinstance(event, CommandEvent) and len(event.text) > MAX_COMMAND_CHARS:
+            start = event.text[:ECHO_LIMIT] + "…"
+            return Response([Message(self.rt.t("error.command_too_long", start=start, limit=MAX_COMMAND_CHARS))])
         for attempt in (1, 2):
             try:
                 response = await self._handle_once(event)

@@ -3,32 +3,82 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from multidict import CIMultiDictProxy
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Requests larger than this are refused (413) before they are read to the end or parsed. What Slack sends
+# is far smaller: a slash command's text is at most a few thousand characters, and an interaction carries
+# one of the bot's own messages or forms (at most 50 or 100 blocks).
+MAX_BODY_BYTES = 256 * 1024
+# What Slack sends: slash commands and interactivity as a form, the Events API as JSON.
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+
+
+def malformed(content_type: str, headers: CIMultiDictProxy[str], raw: bytes) -> tuple[int, str] | None:
+    """Why a request cannot be one of Slack's (status, reason), or None. Checked before bolt, which
+    answers some of these with a 500 (a timestamp that is not a number, JSON that does not parse)."""
+    stamp = headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and not stamp.strip().isdecimal():
+        return 401, "the request timestamp is not a number"
+    if content_type not in (FORM, JSON):
+        return 415, f"Slack never sends {content_type or 'a body without a content type'}"
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "the body is not UTF-8"
+    try:
+        if content_type == JSON:
+            parsed = json.loads(body)
+        elif body.startswith("{"):
+            return 400, "a JSON body labelled as a form"
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
+            parsed = json.loads(form["payload"]) if "payload" in form else form
+    except ValueError:
+        return 400, f"the body is not what {content_type} says"
+    if not isinstance(parsed, dict):
+        return 400, "the body is not an object"
+    return None
 
 
 def web_app(app: AsyncApp) -> web.Application:
     """POST /slack/events (commands, interactivity and events; bolt checks the signature) and GET /healthz."""
 
     async def events(request: web.Request) -> web.Response:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            log.info("slack: refused a request of %d bytes", request.content_length)
+            return web.Response(status=413, text="request too large")
         try:
-            return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-        except Exception:  # bolt trips over some malformed payloads; answer 400, keep serving
+            raw = await request.read()  # the application's client_max_size stops a chunked body early
+        except web.HTTPRequestEntityTooLarge:
+            log.info("slack: refused a request larger than %d bytes", MAX_BODY_BYTES)
+            return web.Response(status=413, text="request too large")
+        if problem := malformed(request.content_type if request.body_exists else "", request.headers, raw):
+            log.info("slack: refused a malformed request: %s", problem[1])
+            return web.Response(status=problem[0], text=problem[1])
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=request.headers)  # type: ignore[arg-type]
+            return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        except Exception:  # anything else bolt trips over: answer 400, keep serving
             log.warning("slack: could not process a request", exc_info=True)
             return web.Response(status=400, text="bad request")
 
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    application = web.Application()
+    application = web.Application(client_max_size=MAX_BODY_BYTES)
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get(HEALTH_PATH, health)
     return application
