@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -12,6 +13,8 @@ from multidict import CIMultiDictProxy
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 log = logging.getLogger(__name__)
@@ -25,31 +28,39 @@ MAX_BODY_BYTES = 256 * 1024
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
-def malformed(content_type: str, headers: CIMultiDictProxy[str], raw: bytes) -> tuple[int, str] | None:
-    """Why a request cannot be one of Slack's (status, reason), or None. Checked before bolt, which
+class Malformed(Exception):
+    """A request that cannot be one of Slack's: the HTTP status to answer and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def read_body(content_type: str, headers: CIMultiDictProxy[str], raw: bytes) -> dict[str, Any]:
+    """The body Slack sent, parsed; Malformed when it cannot be one of Slack's. Checked before bolt, which
     answers some of these with a 500 (a timestamp that is not a number, JSON that does not parse)."""
     stamp = headers.get("X-Slack-Request-Timestamp")
     if stamp is not None and not stamp.strip().isdecimal():
-        return 401, "the request timestamp is not a number"
+        raise Malformed(401, "the request timestamp is not a number")
     if content_type not in (FORM, JSON):
-        return 415, f"Slack never sends {content_type or 'a body without a content type'}"
+        raise Malformed(415, f"Slack never sends {content_type or 'a body without a content type'}")
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return 400, "the body is not UTF-8"
+        raise Malformed(400, "the body is not UTF-8") from None
     try:
         if content_type == JSON:
             parsed = json.loads(body)
         elif body.startswith("{"):
-            return 400, "a JSON body labelled as a form"
+            raise Malformed(400, "a JSON body labelled as a form")
         else:
             form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
             parsed = json.loads(form["payload"]) if "payload" in form else form
     except ValueError:
-        return 400, f"the body is not what {content_type} says"
+        raise Malformed(400, f"the body is not what {content_type} says") from None
     if not isinstance(parsed, dict):
-        return 400, "the body is not an object"
-    return None
+        raise Malformed(400, "the body is not an object")
+    return parsed
 
 
 def web_app(app: AsyncApp) -> web.Application:
@@ -64,12 +75,19 @@ def web_app(app: AsyncApp) -> web.Application:
         except web.HTTPRequestEntityTooLarge:
             log.info("slack: refused a request larger than %d bytes", MAX_BODY_BYTES)
             return web.Response(status=413, text="request too large")
-        if problem := malformed(request.content_type if request.body_exists else "", request.headers, raw):
-            log.info("slack: refused a malformed request: %s", problem[1])
-            return web.Response(status=problem[0], text=problem[1])
+        try:
+            body = read_body(request.content_type if request.body_exists else "", request.headers, raw)
+        except Malformed as problem:
+            log.info("slack: refused a malformed request: %s", problem.reason)
+            return web.Response(status=problem.status, text=problem.reason)
         try:
             bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                             headers=request.headers)  # type: ignore[arg-type]
+            if bolt_request.body != body:
+                # bolt reads any form containing the word "payload" (a slash command's text, say) as an
+                # interaction without one, and drops it; the signature is still checked on the raw body.
+                bolt_request.body = body
+                bolt_request.context = build_async_context(AsyncBoltContext(), body)
             return await to_aiohttp_response(await app.async_dispatch(bolt_request))
         except Exception:  # anything else bolt trips over: answer 400, keep serving
             log.warning("slack: could not process a request", exc_info=True)

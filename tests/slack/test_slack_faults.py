@@ -178,6 +178,15 @@ async def test_nul_and_control_characters_are_removed_before_anything_is_stored(
     assert alice.goals == "ab"
 
 
+async def test_a_command_whose_text_says_payload_is_answered(slack: Slack) -> None:
+    # bolt alone reads any form containing the word "payload" as an interaction and drops it.
+    await setup_pair(slack)
+    reply = await slack.command("UALICE", "problem the payload of our sessions is too light")
+    assert "went privately to the coordinators" in reply["text"]
+    async with slack.bot.db.transaction() as s:
+        assert (await s.exec(select(Escalation))).one().reason == "the payload of our sessions is too light"
+
+
 async def test_a_command_over_the_length_limit_gets_a_clear_reply_and_changes_nothing(slack: Slack) -> None:
     reply = await slack.command("UCAROL", "program create " + "x" * MAX_COMMAND_CHARS)
     assert f"longer than {MAX_COMMAND_CHARS} characters" in reply["text"]
