@@ -69,6 +69,20 @@ async def test_commands_for_a_second_program_name_it(run: Script, bot: MentorBot
     assert "(only carol sees) No pairs in Fall yet." in out
 
 
+async def test_a_program_name_of_several_words_needs_no_quotes_after_program(run: Script) -> None:
+    out = await run(SETUP + """
+        @carol /mentor program create Monthly Alumni --cadence monthly
+        @dave /mentor join mentee --program Monthly Alumni
+        @erin /mentor join mentor Monthly Alumni
+        @carol /mentor pair @erin @dave --program Monthly Alumni
+        @carol /mentor people --program Monthly Alumni --unmatched
+    """)
+    assert "(only dave sees) Welcome to Monthly Alumni" in out
+    assert "(only erin sees) Welcome to Monthly Alumni" in out
+    assert "(only carol sees) Paired #1: erin and dave." in out
+    assert "(only carol sees) Everyone in Monthly Alumni is matched" in out
+
+
 # --- coordinators and channel --------------------------------------------------------------------
 
 
