@@ -311,6 +311,10 @@ CASES = [
          id="checkin-not-your-pair"),
     case(PAIRED, "@bob /mentor checkin --pair x", "Pair x is not one of yours", id="checkin-pair-not-a-number"),
     case(PAUSED, "@bob /mentor checkin", "Pair #1 is paused", "/mentor resume", id="checkin-paused"),
+    case(PAIRED + "clock 2026-12-07T09:00Z\n@alice click We met\n", "@bob /mentor checkin",
+         "alice already logged this meeting", "recorded as met", outcome=ANSWERED, id="checkin-after-partner-met"),
+    case(PAIRED + "clock 2026-12-07T09:00Z\n@alice /mentor checkin\n", "@alice /mentor checkin",
+         "You already logged this meeting", outcome=ANSWERED, id="checkin-twice"),
     case(REMATCH, "@alice /mentor rematch still not a fit", "You already asked for a rematch", outcome=ANSWERED,
          id="rematch-twice"),
     # --- stale and foreign clicks -----------------------------------------------------------

@@ -288,6 +288,50 @@ async def test_checkin_command_answers_the_open_nudge(run: Script, bot: MentorBo
     assert [c.status for c in await rows(bot, Checkin)] == [CheckinStatus.MET]
 
 
+async def test_one_meeting_logged_by_both_members_is_one_check_in(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}\nclock +1d\n@alice click We met")
+    out = await run("@bob /mentor checkin\n@alice /mentor checkin --pair 1")
+    assert ("(only bob sees) alice already logged this meeting: the check-in for 2026-12-07 is recorded as met, "
+            "once for both of you.") in out
+    assert "(only alice sees) You already logged this meeting: the check-in for 2026-12-07 is recorded as met." in out
+    assert "Logged your meeting" not in out
+    assert "How was your check-in" not in out  # no second rating request
+    [checkin] = await rows(bot, Checkin)
+    assert (checkin.period, checkin.status) == ("2026-12-07", CheckinStatus.MET)
+    # The next period is not pre-answered: its nudge comes as usual.
+    out = await run("clock 2026-12-14T09:00Z\n@carol /mentor pairs")
+    assert "Have you met this period (2026-12-14)" in out
+    assert "met 1/1" in out
+
+
+async def test_checkin_command_then_we_met_then_checkin_is_still_one_check_in(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}")
+    nudge = latest_buttons(run, "bob", "alice")
+    out = await run("@alice /mentor checkin")
+    assert "Logged your meeting for the period of 2026-12-07" in out
+    assert await press(bot, "bob", nudge["We met"]) == 'This check-in was already answered: alice said "met".'
+    out = await run("@bob /mentor checkin")
+    assert "(only bob sees) alice already logged this meeting" in out
+    assert [c.period for c in await rows(bot, Checkin)] == ["2026-12-07"]
+    assert "How was your check-in" not in out
+
+
+async def test_a_meeting_logged_before_the_first_period_is_not_logged_again_in_it(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + "clock 2026-12-03T12:00Z\n@alice /mentor checkin")
+    out = await run("clock 2026-12-08T00:00Z\n@bob /mentor checkin")
+    assert "(only bob sees) alice already logged this meeting: the check-in for 2026-12-07" in out
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [("2026-12-07", CheckinStatus.MET)]
+
+
+async def test_checkin_after_we_rescheduled_records_this_period_as_met(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}\n@bob click We rescheduled\nclock +2d")
+    out = await run("@alice /mentor checkin")
+    assert "(only alice sees) Logged your meeting for the period of 2026-12-07." in out
+    assert 'Check-in 2026-12-07: alice answered "met"' in out
+    assert "How was your check-in with bob (2026-12-07)?" in seen_by(out, "alice")
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [("2026-12-07", CheckinStatus.MET)]
+
+
 async def test_checkin_command_takes_no_words_and_needs_a_pair(run: Script) -> None:
     out = await run(SETUP + "@alice /mentor checkin\n@carol /mentor pair @bob @alice\n@alice /mentor checkin yesterday")
     assert "(only alice sees) You don't have a pair right now. A coordinator will match you." in out

@@ -165,6 +165,8 @@ async def _locked(ctx: Ctx, pair: Pair) -> Pair:
 
 async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: CheckinStatus) -> None:
     """Store the answer, show it to both in the pair's conversation, and follow up."""
+    # A later "met" after "rescheduled" is a second, different answer: it gets its own message.
+    key = f"answer:{checkin.id}" if checkin.status == CheckinStatus.DUE else f"answer:{checkin.id}:{status}"
     checkin.status = status
     checkin.answered_by_id, checkin.answered_at = ctx.me.id, ctx.now
     program = await ctx.session.get(Program, pair.program_id)
@@ -172,7 +174,7 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
     text = ctx.t("checkin.answered", who=ctx.me.display_name, answer=ctx.t(f"outcome.{status}"), period=checkin.period)
     await enqueue(
         ctx.session,
-        key=f"answer:{checkin.id}",
+        key=key,
         workspace_id=ctx.ws.id,  # type: ignore[arg-type]
         program_id=program.id,
         dest_kind="pair",
@@ -212,7 +214,10 @@ async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
 
 
 async def log_meeting(ctx: Ctx, args: Args) -> Response:
-    """`/mentor checkin`: we met, record it for the open period (or the coming one)."""
+    """`/mentor checkin`: we met, record it for the open period (or the coming one).
+
+    One meeting is one check-in: a period already answered "met" (by either member, by button or by
+    command) is not logged again, and never pushes the log onto a future period."""
     if args.words:
         raise UserError("error.checkin_no_words")
     pair = await _locked(ctx, await my_pair(ctx, args, "checkin"))
@@ -223,19 +228,38 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
         program = await ctx.session.get(Program, pair.program_id)
         assert program is not None
         zs = zones(ctx.rt, *await members_of(ctx.session, pair))
-        # The current period if it was never planned (it is due, the sweep has not run yet), else the next.
         latest = latest_period(program, zs, ctx.now)
-        if latest and latest[1] > pair.active_since and not await period_checkin(ctx.session, pair.id, latest[0]):  # type: ignore[arg-type]
-            day, due = latest
+        current = latest if latest and latest[1] > pair.active_since else None
+        existing = await period_checkin(ctx.session, pair.id, current[0]) if current else None  # type: ignore[arg-type]
+        if current and existing is None:
+            # The current period was never planned (it is due, the sweep has not run yet).
+            day, due = current
+        elif existing is not None and existing.status == CheckinStatus.MET:
+            return await _already_met(ctx, existing)
+        elif existing is not None and existing.status in (CheckinStatus.RESCHEDULED, CheckinStatus.COULD_NOT_MEET):
+            # "We rescheduled" (or couldn't), then met after all within the period: that period met.
+            await _record_answer(ctx, existing, pair, CheckinStatus.MET)
+            return ctx.reply("checkin.logged", period=existing.period)
         else:
+            # No period of this pair has started yet: log the coming one.
             day, due = next_period(program, zs, max(ctx.now, pair.active_since))
-            if existing := await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
-                return ctx.reply("checkin.already_logged", period=existing.period)
+            if coming := await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
+                if coming.status == CheckinStatus.MET:
+                    return await _already_met(ctx, coming)
+                return ctx.reply("checkin.already_logged", period=coming.period)
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
     await _record_answer(ctx, open_one, pair, CheckinStatus.MET)
     return ctx.reply("checkin.logged", period=open_one.period)
+
+
+async def _already_met(ctx: Ctx, checkin: Checkin) -> Response:
+    who = await ctx.session.get(Member, checkin.answered_by_id) if checkin.answered_by_id else None
+    if who is not None and who.id == ctx.me.id:
+        return ctx.reply("checkin.already_met_you", period=checkin.period)
+    return ctx.reply("checkin.already_met", period=checkin.period,
+                     who=who.display_name if who else ctx.t("checkin.nobody"))
 
 
 async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
