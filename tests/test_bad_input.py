@@ -293,6 +293,8 @@ CASES = [
     case(PAIRED, "@carol /mentor nudge 99", "There is no pair #99 in Spring", id="nudge-unknown-pair"),
     case(PAIRED, "@carol /mentor nudge abc", '"abc" is not a pair number', id="nudge-not-a-number"),
     case(PAUSED, "@carol /mentor nudge 1", "Pair #1 is paused, so it gets no nudges", id="nudge-paused-pair"),
+    case(NUDGED, "@carol /mentor nudge 1", "Pair #1 was already nudged at", "less than 12 hours ago",
+         "so I posted nothing", outcome=ANSWERED, id="nudge-twice"),
     case(ESCALATED, "@carol /mentor ack 99", "There is no escalation #99", "/mentor escalations lists them",
          id="ack-unknown-escalation"),
     case(ESCALATED, "@carol /mentor ack abc", '"abc" is not an escalation number', "like 2",

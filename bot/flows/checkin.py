@@ -4,6 +4,7 @@ remind once after 48 hours, close unanswered periods as missed, escalate pairs t
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
@@ -30,6 +31,7 @@ from storage.models import (
 )
 
 REMIND_AFTER = timedelta(hours=48)
+NUDGE_GAP = timedelta(hours=12)  # a coordinator's nudges to one pair, at most one per this
 PLAN_BATCH = 1000
 ANSWERS = {
     "checkin.met": CheckinStatus.MET,
@@ -37,6 +39,7 @@ ANSWERS = {
     "checkin.could_not_meet": CheckinStatus.COULD_NOT_MEET,
 }
 BAD: tuple[str, ...] = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
+NudgeOutcome = Literal["sent", "skipped", "recent"]
 
 
 def nudge_key(pair_id: int, period: str) -> str:
@@ -262,18 +265,21 @@ async def _already_met(ctx: Ctx, checkin: Checkin) -> Response:
                      who=who.display_name if who else ctx.t("checkin.nobody"))
 
 
-async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
-    """A coordinator's nudge: repeat the open check-in's question, or open the next period early."""
+async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> NudgeOutcome:
+    """A coordinator's nudge: repeat the open check-in's question, or open the next period early;
+    at most one per pair every NUDGE_GAP, so running it again posts nothing."""
     pair = await _locked(ctx, pair)
     if pair.status != PairStatus.ACTIVE:
-        return False
+        return "skipped"
+    if pair.nudged_at is not None and pair.nudged_at > ctx.now - NUDGE_GAP:
+        return "recent"
     a, b = await members_of(ctx.session, pair)
     open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
     if open_one is None:
         zs = zones(ctx.rt, a, b)
         day, due = next_period(program, zs, max(ctx.now, pair.active_since))
         if await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
-            return False  # that period is already answered
+            return "skipped"  # that period is already answered
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
@@ -296,7 +302,8 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
         message=nudge_message(ctx.rt, program, a, b, open_one),
         now=ctx.now,
     )
-    return True
+    pair.nudged_at = ctx.now
+    return "sent"
 
 
 # --- the clock ---------------------------------------------------------------------------------
