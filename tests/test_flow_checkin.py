@@ -373,3 +373,49 @@ async def test_monthly_cadence_nudges_on_the_first_weekday_of_each_month(run: Sc
                                 "Wed 2027-03-03 16:30"]
     # Each period still gets its one reminder 48 hours after the nudge (March's is not due yet).
     assert re.findall(r"how did this period \((\S+)\) go", out) == ["2026-12-02", "2027-01-06", "2027-02-03"]
+
+
+# --- a schedule change mid-period ----------------------------------------------------------------
+
+
+async def test_a_day_change_mid_period_keeps_the_open_period_and_starts_from_the_next(
+    run: Script, bot: MentorBot
+) -> None:
+    await run(PAIRED + "clock 2026-12-08T12:00Z\n@carol /mentor program set --day wed")
+    out = await run("clock 2026-12-10T12:00Z\n@alice click We met\n@alice cancel\nclock 2026-12-22T12:00Z")
+    # Mon 7 Dec's period runs its full week, to Mon 14 Dec; the first Wednesday after that is the 16th.
+    assert nudge_times(run.all) == ["Mon 2026-12-07 09:00", "Wed 2026-12-16 09:00"]
+    assert 'Check-in 2026-12-07: alice answered "met"' in out
+    assert "recorded as missed" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-07", CheckinStatus.MET), ("2026-12-16", CheckinStatus.DUE)]
+
+
+async def test_a_schedule_change_never_costs_a_missed_period_or_an_escalation(run: Script, bot: MentorBot) -> None:
+    # Nobody answers. Before the fix Wed 9 Dec opened beside Mon 7 Dec; both were missed and escalated.
+    await run(PAIRED + "clock 2026-12-08T12:00Z\n@carol /mentor program set --day wed\nclock 2026-12-17T00:00Z")
+    assert run.all.count("recorded as missed") == 1  # Mon 7 Dec's own full week, unanswered
+    assert "Escalation #" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-07", CheckinStatus.MISSED), ("2026-12-16", CheckinStatus.DUE)]
+
+
+async def test_a_cadence_change_mid_period_keeps_the_open_period_its_full_length(run: Script, bot: MentorBot) -> None:
+    await run(SETUP + """
+        @carol /mentor program set --cadence biweekly
+        @carol /mentor pair @bob @alice
+        clock 2026-12-15T12:00Z
+        @carol /mentor program set --cadence weekly
+        clock 2026-12-16T12:00Z
+        @bob click We met
+        @bob cancel
+        clock 2026-12-29T12:00Z
+        @alice click We met
+        @alice cancel
+        clock 2027-01-05T00:00Z
+    """)
+    # The two-week period of 14 Dec runs to 28 Dec; weekly check-ins start then.
+    assert nudge_times(run.all) == ["Mon 2026-12-14 09:00", "Mon 2026-12-28 09:00", "Mon 2027-01-04 09:00"]
+    assert "recorded as missed" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-14", CheckinStatus.MET), ("2026-12-28", CheckinStatus.MET), ("2027-01-04", CheckinStatus.DUE)]

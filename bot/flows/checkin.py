@@ -18,7 +18,7 @@ from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
-from bot.periods import latest_period, next_period, period_end
+from bot.periods import first_period_from, latest_period, next_period, period_end
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -304,6 +304,41 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> NudgeOutcome:
     )
     pair.nudged_at = ctx.now
     return "sent"
+
+
+async def reschedule(ctx: Ctx, old: Program, new: Program) -> None:
+    """A program's schedule changed (`old` is a copy from before): each active pair keeps the period
+    under way to its full length, and the new schedule starts with its first period on or after the
+    day that one ends. So a change never adds a short period, never leaves two open, never costs a miss."""
+    a, b = aliased(Member), aliased(Member)
+    found = (
+        await ctx.session.exec(
+            select(Pair, a, b).join(a, col(a.id) == col(Pair.member_a_id)).join(b, col(b.id) == col(Pair.member_b_id))
+            .where(Pair.program_id == new.id, Pair.status == PairStatus.ACTIVE)
+            .with_for_update(of=Pair)
+        )
+    ).all()
+    if not found:
+        return
+    newest: dict[int, Checkin] = {}
+    under_way = select(Checkin).where(col(Checkin.pair_id).in_([p.id for p, _, _ in found]), Checkin.closes_at > ctx.now)
+    for c in (await ctx.session.exec(under_way.order_by(col(Checkin.due_at)))).all():
+        newest[c.pair_id] = c  # ordered by due time: the last one wins
+    for pair, ma, mb in found:
+        zs = zones(ctx.rt, ma, mb)
+        checkin = newest.get(pair.id)  # type: ignore[arg-type]
+        if checkin is not None:
+            end_day = next_period(old, zs, checkin.due_at)[0]
+        else:
+            current = latest_period(old, zs, ctx.now)
+            if current is None or current[1] <= pair.active_since:
+                continue  # no period has started yet: the new schedule applies from the start
+            end_day = next_period(old, zs, current[1])[0]
+        _, due = first_period_from(new, zs, end_day)
+        # Periods are planned only when due after active_since: this makes `due` the first one.
+        pair.active_since = max(pair.active_since, due - timedelta(seconds=1))
+        if checkin is not None and checkin.status == CheckinStatus.DUE and checkin.closes_at > due:
+            checkin.closes_at = due  # only a move to an earlier time of day: the next period takes over
 
 
 # --- the clock ---------------------------------------------------------------------------------

@@ -100,7 +100,10 @@ async def program_set(ctx: Ctx, args: Args) -> Response:
     program = await coordinator_program(ctx, args, "program set")
     if not set(args.options) - {"program"}:
         raise UserError("error.program_set_nothing")
+    before = Program.model_validate(program.model_dump())
     _schedule_options(ctx, args, program)
+    if any(getattr(before, f) != getattr(program, f) for f in ("cadence", "weekday", "local_time", "tz")):
+        await checkin_flow.reschedule(ctx, before, program)
     await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
     return ctx.reply("program.updated", **_schedule_params(ctx, program))
 
