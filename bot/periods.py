@@ -73,6 +73,13 @@ def next_period(program: Program, zones: tuple[str, ...], after: datetime) -> tu
         day += timedelta(days=1)
 
 
+def first_period_from(program: Program, zones: tuple[str, ...], day: date) -> tuple[date, datetime]:
+    """The first period on or after calendar day `day`, with its due time."""
+    while not is_period_date(program, day):
+        day += timedelta(days=1)
+    return day, due_at(program, day, zones)
+
+
 def period_end(program: Program, day: date, zones: tuple[str, ...]) -> datetime:
     """A period closes when the next one is due."""
     return next_period(program, zones, due_at(program, day, zones))[1]

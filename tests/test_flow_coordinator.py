@@ -69,6 +69,20 @@ async def test_commands_for_a_second_program_name_it(run: Script, bot: MentorBot
     assert "(only carol sees) No pairs in Fall yet." in out
 
 
+async def test_a_program_name_of_several_words_needs_no_quotes_after_program(run: Script) -> None:
+    out = await run(SETUP + """
+        @carol /mentor program create Monthly Alumni --cadence monthly
+        @dave /mentor join mentee --program Monthly Alumni
+        @erin /mentor join mentor Monthly Alumni
+        @carol /mentor pair @erin @dave --program Monthly Alumni
+        @carol /mentor people --program Monthly Alumni --unmatched
+    """)
+    assert "(only dave sees) Welcome to Monthly Alumni" in out
+    assert "(only erin sees) Welcome to Monthly Alumni" in out
+    assert "(only carol sees) Paired #1: erin and dave." in out
+    assert "(only carol sees) Everyone in Monthly Alumni is matched" in out
+
+
 # --- coordinators and channel --------------------------------------------------------------------
 
 
@@ -422,10 +436,36 @@ async def test_refused_and_read_only_commands_leave_no_audit_entry(run: Script, 
     assert await audit_actions(bot) == before
 
 
-async def test_nudging_twice_in_the_same_minute_sends_two_nudges(run: Script) -> None:
-    out = await run(PAIRED + f"clock {FIRST_NUDGE}\n@carol /mentor nudge 1\n@carol /mentor nudge 1")
-    assert out.count("Nudged 1 pair(s)") == 2
-    assert out.count("Check-in time, bob and alice!") == 3  # the scheduled nudge and two by hand
+async def test_a_pair_nudged_in_the_last_12_hours_is_not_nudged_again(run: Script, bot: MentorBot) -> None:
+    out = await run(PAIRED + f"clock {FIRST_NUDGE}\n@carol /mentor nudge 1\n@carol /mentor nudge 1\nclock +11h\n"
+                    "@carol /mentor nudge #1")
+    assert out.count("Nudged 1 pair(s)") == 1
+    assert out.count("(only carol sees) Pair #1 was already nudged at Mon 07 Dec 2026, 09:00 (UTC), less than 12 "
+                     "hours ago, so I posted nothing. You can nudge it again from Mon 07 Dec 2026, 21:00 (UTC).") == 2
+    assert out.count("Check-in time, bob and alice!") == 2  # the scheduled nudge and one by hand
+    # Twelve hours on, a second nudge by hand goes out (each is numbered, so none is swallowed).
+    out = await run("clock 2026-12-07T21:00Z\n@carol /mentor nudge 1")
+    assert "Nudged 1 pair(s)" in out and out.count("Check-in time, bob and alice!") == 1
+    assert [d for a, d in await audit_actions(bot) if a == "nudge"] == ["1", "1"]
+
+
+async def test_nudge_all_skips_pairs_nudged_in_the_last_12_hours_and_says_how_many(run: Script) -> None:
+    await run(SETUP + """
+        @erin /mentor join mentor
+        @dave /mentor join mentee
+        @carol /mentor pair @bob @alice
+        @carol /mentor pair @erin @dave
+        clock 2026-12-07T09:00Z
+        @carol /mentor nudge 1
+        clock +1h
+    """)
+    out = await run("@carol /mentor nudge all")
+    assert ("(only carol sees) Nudged 1 pair(s); 0 skipped (paused, ended, or already answered); 1 skipped "
+            "because they were nudged in the last 12 hours.") in out
+    assert "Check-in time" in seen_by(out, "dave") and "Check-in time" not in seen_by(out, "alice")
+    out = await run("@carol /mentor nudge all")
+    assert "Nudged 0 pair(s); 0 skipped (paused, ended, or already answered); 2 skipped because" in out
+    assert "Check-in time" not in out
 
 
 async def test_status_says_when_the_next_check_in_is_already_logged(run: Script) -> None:

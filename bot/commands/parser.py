@@ -58,8 +58,14 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+# Options whose values never hold a space (an id, a number, a day, a time, a cadence) take one word,
+# so `--pair 2 he never shows up` still leaves the report's words as words.
+ONE_WORD = frozenset({"pair", "capacity", "threshold", "day", "time", "cadence"})
+
+
 def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[str], usage: str) -> Args:
-    """Words stay in order; `--name value` and `--name=value` fill options; `--flag` sets a flag."""
+    """Words stay in order; `--flag` sets a flag; `--name=value` fills an option with one word, and
+    `--name value` with every word up to the next `--option` (so `--program Monthly Alumni` needs no quotes)."""
     args = Args()
     i = 0
     while i < len(tokens):
@@ -71,10 +77,14 @@ def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[s
                 args.flags.add(name)
             elif name in options:
                 if not eq:
-                    if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                    limit = i + 2 if name in ONE_WORD else len(tokens)
+                    end = i + 1
+                    while end < min(limit, len(tokens)) and not tokens[end].startswith("--"):
+                        end += 1
+                    if end == i + 1:
                         raise UserError("error.option_needs_value", option=name, usage=usage)
-                    i += 1
-                    value = tokens[i]
+                    value = " ".join(tokens[i + 1:end])
+                    i = end - 1
                 args.options[name] = value
             else:
                 raise UserError("error.unknown_option", option=token, usage=usage)

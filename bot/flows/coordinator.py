@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlmodel import col, func, select
 
 from bot import audit
@@ -97,7 +99,10 @@ async def program_set(ctx: Ctx, args: Args) -> Response:
     program = await coordinator_program(ctx, args, "program set")
     if not set(args.options) - {"program"}:
         raise UserError("error.program_set_nothing")
+    before = Program.model_validate(program.model_dump())
     _schedule_options(ctx, args, program)
+    if any(getattr(before, f) != getattr(program, f) for f in ("cadence", "weekday", "local_time", "tz")):
+        await checkin_flow.reschedule(ctx, before, program)
     await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
     return ctx.reply("program.updated", **_schedule_params(ctx, program))
 
@@ -327,8 +332,14 @@ async def nudge(ctx: Ctx, args: Args) -> Response:
         if one.status != PairStatus.ACTIVE:
             raise UserError("error.pair_not_active", id=one.id, status=ctx.t(f"pair.status_{one.status}"))
         targets = [one]
-    sent = 0
-    for p in targets:
-        sent += await checkin_flow.nudge_now(ctx, p, program)
+    outcomes = Counter([await checkin_flow.nudge_now(ctx, p, program) for p in targets])
+    if len(targets) == 1 and outcomes["recent"]:
+        last = targets[0].nudged_at
+        assert last is not None
+        return ctx.reply("nudge.recent", id=targets[0].id, when=ctx.rt.when(last, ctx.me),
+                         again=ctx.rt.when(last + checkin_flow.NUDGE_GAP, ctx.me))
     await audit.record(ctx, "nudge", args.words[0], program.id)
-    return ctx.reply("nudge.done", count=sent, skipped=len(targets) - sent)
+    if outcomes["recent"]:
+        return ctx.reply("nudge.done_recent", count=outcomes["sent"], skipped=outcomes["skipped"],
+                         recent=outcomes["recent"])
+    return ctx.reply("nudge.done", count=outcomes["sent"], skipped=outcomes["skipped"])
