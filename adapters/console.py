@@ -222,7 +222,7 @@ class Console:
     @staticmethod
     def _mentions(text: str) -> str:
         """Console users are their names: @bob becomes the mention <@bob|bob>."""
-        return re.sub(r"(?<![\w<])@([A-Za-z0-9_.\-]+)", r"<@\1|\1>", text)
+        return re.sub(r"(?<![\w<])@([\w.\-]+)", r"<@\1|\1>", text)
 
     async def _visible(self, user: str) -> list[_Posted]:
         coordinator = (await self.bot.viewer(PLATFORM, WORKSPACE, user)).coordinator

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import prompts
 from bot.directory import member_tz
 from bot.messages import Message, Response
-from bot.messenger import Profile
 from bot.periods import local
 from storage.db import Database
 from storage.models import Member, Workspace
@@ -25,8 +23,6 @@ class Runtime:
     db: Database
     default_tz: str = "UTC"
     lang: str = prompts.DEFAULT_LANGUAGE
-    # (platform, workspace, user id) -> the platform's profile; None when the user does not exist.
-    lookup_profile: Callable[[str, str, str], Awaitable[Profile | None]] | None = None
 
     def t(self, key: str, /, **params: Any) -> str:
         return prompts.say(key, self.lang, **params)

@@ -21,8 +21,9 @@ from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
 from bot.flows import checkin, escalation, feedback, membership
 from bot.messages import Message, Response
-from bot.messenger import Messenger, Profile
+from bot.messenger import Messenger
 from bot.sweeps import SWEEPS
+from bot.text import MAX_COMMAND_CHARS, clean_event
 from storage.db import Database
 from storage.models import Outbox, ProcessedEvent
 
@@ -51,7 +52,7 @@ class MentorBot:
 
     def __init__(self, db: Database, clock: Clock, *, default_tz: str = "UTC",
                  lang: str = prompts.DEFAULT_LANGUAGE) -> None:
-        self.rt = Runtime(db, default_tz, lang, self.lookup_profile)
+        self.rt = Runtime(db, default_tz, lang)
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
@@ -65,11 +66,6 @@ class MentorBot:
     def add_messenger(self, messenger: Messenger) -> None:
         self.messengers[messenger.platform] = messenger
 
-    async def lookup_profile(self, platform: str, workspace: str, user_id: str) -> Profile | None:
-        """Ask the platform about a user; None if it does not know them or no messenger is registered."""
-        messenger = self.messengers.get(platform)
-        return await messenger.lookup_profile(workspace, user_id) if messenger else None
-
     async def _delivery_failed(self, s: AsyncSession, row: Outbox, now: datetime) -> None:
         await escalation.delivery_failed(s, self.rt, row, now)
 
@@ -77,6 +73,10 @@ class MentorBot:
 
     async def handle(self, event: Event) -> Response:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
+        event = clean_event(event)  # control characters and NUL never reach a flow or the database
+        if isinstance(event, CommandEvent) and len(event.text) > MAX_COMMAND_CHARS:
+            start = event.text[:ECHO_LIMIT] + "…"
+            return Response([Message(self.rt.t("error.command_too_long", start=start, limit=MAX_COMMAND_CHARS))])
         for attempt in (1, 2):
             try:
                 response = await self._handle_once(event)

@@ -9,12 +9,13 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import zones
 from bot.errors import UserError
 from bot.events import Actor
 from storage.models import Enrollment, Member, Program, Role, Workspace
 
-_MENTION = re.compile(r"^<@!?([A-Za-z0-9_.\-]{1,128})(?:\|([^>]{0,200}))?>$")
-_CHANNEL = re.compile(r"^<#([A-Za-z0-9_.\-]+)(?:\|([^>]*))?>$")
+_MENTION = re.compile(r"^<@!?([\w.\-]{1,128})(?:\|([^>]{0,200}))?>$")
+_CHANNEL = re.compile(r"^<#([\w.\-]{1,128})(?:\|([^>]*))?>$")
 MAX_CHANNEL_REF = 128  # the width of Program.channel_ref and Outbox.target
 
 
@@ -77,8 +78,8 @@ async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now:
         member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)  # type: ignore[arg-type]
         session.add(member)
     member.display_name = actor.display_name or member.display_name or actor.user_id
-    if actor.tz:
-        member.tz_from_platform = actor.tz
+    if actor.tz and (platform_zone := zones.canonical(actor.tz)) is not None:  # a zone we could not use is ignored
+        member.tz_from_platform = platform_zone
     if actor.is_admin is not None:
         member.is_admin = actor.is_admin
     await session.flush()

@@ -52,6 +52,10 @@ class DeliveryError(Exception):
         self.conversation_ref = conversation_ref
 
 
+class ProfileUnavailable(Exception):
+    """The platform could not say who a user is right now (down, slow, or an answer it could not read)."""
+
+
 class Messenger(Protocol):
     platform: str
 
@@ -64,5 +68,6 @@ class Messenger(Protocol):
         ...
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
-        """The platform's profile of a user, or None if there is no such user."""
+        """The platform's profile of a user, or None if there is no such user; ProfileUnavailable when the
+        platform cannot answer now."""
         ...

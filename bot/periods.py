@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from storage.models import Cadence, Program
 
@@ -16,14 +16,6 @@ _SEARCH_DAYS = 70  # covers a monthly cadence with room to spare
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def valid_zone(name: str) -> bool:
-    try:
-        zone(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
-        return False
-    return True
 
 
 def parse_hhmm(text: str) -> time | None:
@@ -79,6 +71,13 @@ def next_period(program: Program, zones: tuple[str, ...], after: datetime) -> tu
             if due > after:
                 return day, due
         day += timedelta(days=1)
+
+
+def first_period_from(program: Program, zones: tuple[str, ...], day: date) -> tuple[date, datetime]:
+    """The first period on or after calendar day `day`, with its due time."""
+    while not is_period_date(program, day):
+        day += timedelta(days=1)
+    return day, due_at(program, day, zones)
 
 
 def period_end(program: Program, day: date, zones: tuple[str, ...]) -> datetime:

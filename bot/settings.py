@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.periods import valid_zone
+from bot import zones
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -39,9 +39,10 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        if not valid_zone(value):
+        zone_name = zones.canonical(value)
+        if zone_name is None:
             raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}")
-        return value
+        return zone_name
 
 
 def database_url(value: str) -> str:

@@ -6,14 +6,12 @@ they coordinate (unpair, nudge), escalations of the programs they coordinate."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Sequence
-from functools import cache
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import safeguards
+from bot import safeguards, zones
 from bot.context import Runtime
 from bot.directory import coordinated_programs, find_workspace, known_member, programs_of
 from bot.pairs import LIVE, label, pairs_of
@@ -100,12 +98,7 @@ async def escalations(rt: Runtime, platform: str, workspace: str, user_id: str, 
     return [(eid, text) for eid, text in labelled if eid is not None and _matches(typed, text)][:LIMIT]
 
 
-@cache
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
-
-
 def time_zones(typed: str) -> list[str]:
     """IANA zones containing what was typed (`berl` -> Europe/Berlin); spaces count as underscores."""
     wanted = typed.strip().replace(" ", "_")
-    return [z for z in _zones() if _matches(wanted, z)][:LIMIT]
+    return [z for z in zones.names() if _matches(wanted, z)][:LIMIT]

@@ -66,6 +66,7 @@ ENDED = PAIRED + "@carol /mentor unpair 1 schedules never matched\n"
 # carol also creates Autumn and hands it to erin, who is its only coordinator (and not an admin).
 AUTUMN = SETUP + """
 @carol /mentor program create Autumn
+@erin /mentor help
 @carol /mentor coordinators add @erin --program Autumn
 @carol /mentor coordinators remove @carol --program Autumn
 """
@@ -141,6 +142,10 @@ CASES = [
     case(PAIRED, '@alice /mentor problem "  "', "Tell me what happened: /mentor problem <what happened>",
          id="problem-blank-text"),
     case(PAIRED, "@alice /mentor rematch", "Give a short reason: /mentor rematch <reason>", id="rematch-no-reason"),
+    case(PAIRED, "@alice /mentor rematch \x00", "Give a short reason: /mentor rematch <reason>",
+         id="rematch-only-nul"),
+    case(PAIRED, "@alice /mentor problem " + "x" * 4000, "longer than 4000 characters", "shorten it",
+         id="command-too-long"),
     case(SETUP, "@carol /mentor pair", "Name two people: /mentor pair @mentor @mentee", id="pair-no-args"),
     case(SETUP, "@carol /mentor pair @bob", "Name two people: /mentor pair @mentor @mentee", id="pair-one-arg"),
     case(PAIRED, "@carol /mentor unpair", "Usage: /mentor unpair <pair> <reason>", id="unpair-no-args"),
@@ -164,6 +169,10 @@ CASES = [
          id="join-unknown-program"),
     case(SETUP, "@carol /mentor pairs --program Autumn", 'There is no program called "Autumn"',
          id="coordinator-unknown-program"),
+    case(SETUP, "@carol /mentor pairs --program Autumn Leaves", 'There is no program called "Autumn Leaves"',
+         "Programs here: Spring", id="unknown-program-of-two-words"),
+    case(SETUP, "@bob /mentor checkin --pair 7 yesterday", "/mentor checkin logs a meeting now and takes no extra words",
+         id="checkin-pair-then-words"),
     case(SETUP, "@bob /mentor leave Autumn", 'There is no program called "Autumn"', id="leave-unknown-program"),
     case("admin carol", "@dave /mentor join mentee", "no program to join yet", id="join-no-programs"),
     case("admin carol", "@carol /mentor pairs", "Create one with /mentor program create", id="pairs-no-programs"),
@@ -207,6 +216,10 @@ CASES = [
          id="bad-tz"),
     case(SETUP, "@bob /mentor profile --tz Europe", '"Europe" is not a time zone', "Europe/Berlin",
          id="bad-tz-region-only"),
+    case(SETUP, "@bob /mentor profile --tz PST", '"PST" is an abbreviation', "America/Los_Angeles", id="tz-abbreviation"),
+    case(SETUP, "@bob /mentor profile --tz Etc/GMT-1", '"Etc/GMT-1" means UTC+1', "Europe/Berlin", id="tz-etc-inverted"),
+    case(SETUP, "@carol /mentor program set --tz GMT+9", '"GMT+9" is a fixed offset', "Asia/Tokyo",
+         id="program-tz-offset"),
     case(SETUP, "@carol /mentor program create Autumn --tz Nowhere/City", '"Nowhere/City" is not a time zone',
          id="program-bad-tz"),
     case(SETUP, "@carol /mentor program set --time 25:00", '"25:00" is not a time', "HH:MM, e.g. 10:00",
@@ -278,6 +291,8 @@ CASES = [
     case(SETUP, "@carol /mentor coordinators promote @bob", "Usage: /mentor coordinators add @person",
          id="coordinators-bad-verb"),
     case(SETUP, "@carol /mentor coordinators add bob", '"bob" is not a person', id="coordinators-not-a-mention"),
+    case(SETUP, "@carol /mentor coordinators add @ghost", "I don't know ghost yet", "type /mentor help once",
+         id="coordinators-add-unknown-person"),
     case(SETUP, "@carol /mentor coordinators add @carol", "carol is already a coordinator of Spring",
          outcome=ANSWERED, id="coordinators-add-twice"),
     case(SETUP, "@carol /mentor channel leads", "Name one channel: /mentor channel #", id="channel-no-hash"),
@@ -294,6 +309,8 @@ CASES = [
     case(PAIRED, "@carol /mentor nudge 99", "There is no pair #99 in Spring", id="nudge-unknown-pair"),
     case(PAIRED, "@carol /mentor nudge abc", '"abc" is not a pair number', id="nudge-not-a-number"),
     case(PAUSED, "@carol /mentor nudge 1", "Pair #1 is paused, so it gets no nudges", id="nudge-paused-pair"),
+    case(NUDGED, "@carol /mentor nudge 1", "Pair #1 was already nudged at", "less than 12 hours ago",
+         "so I posted nothing", outcome=ANSWERED, id="nudge-twice"),
     case(ESCALATED, "@carol /mentor ack 99", "There is no escalation #99", "/mentor escalations lists them",
          id="ack-unknown-escalation"),
     case(ESCALATED, "@carol /mentor ack abc", '"abc" is not an escalation number', "like 2",
@@ -315,6 +332,10 @@ CASES = [
          id="checkin-not-your-pair"),
     case(PAIRED, "@bob /mentor checkin --pair x", "Pair x is not one of yours", id="checkin-pair-not-a-number"),
     case(PAUSED, "@bob /mentor checkin", "Pair #1 is paused", "/mentor resume", id="checkin-paused"),
+    case(PAIRED + "clock 2026-12-07T09:00Z\n@alice click We met\n", "@bob /mentor checkin",
+         "alice already logged this meeting", "recorded as met", outcome=ANSWERED, id="checkin-after-partner-met"),
+    case(PAIRED + "clock 2026-12-07T09:00Z\n@alice /mentor checkin\n", "@alice /mentor checkin",
+         "You already logged this meeting", outcome=ANSWERED, id="checkin-twice"),
     case(REMATCH, "@alice /mentor rematch still not a fit", "You already asked for a rematch", outcome=ANSWERED,
          id="rematch-twice"),
     # --- stale and foreign clicks -----------------------------------------------------------

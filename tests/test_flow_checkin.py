@@ -106,8 +106,15 @@ async def test_new_pair_gets_introduction_in_shared_conversation(run: Script) ->
     assert "First check-in for alice: Mon 07 Dec 2026, 04:00 (America/New_York)" in intro
 
 
-async def test_introduction_without_shared_interests_suggests_a_topic(run: Script) -> None:
+async def test_introduction_without_shared_interests_lists_each_persons(run: Script) -> None:
     out = await run(SETUP + "@alice /mentor profile --interests gardening\n@carol /mentor pair @bob @alice")
+    assert ("Shared interests: no interests in common yet (bob: python, music; alice: gardening): "
+            "a good first thing to talk about") in out
+    assert "none listed yet" not in out
+
+
+async def test_introduction_when_someone_listed_no_interests(run: Script) -> None:
+    out = await run(SETUP + "@erin /mentor join mentee\n@carol /mentor pair @bob @erin")
     assert "Shared interests: none listed yet: a good first thing to talk about" in out
 
 
@@ -288,6 +295,50 @@ async def test_checkin_command_answers_the_open_nudge(run: Script, bot: MentorBo
     assert [c.status for c in await rows(bot, Checkin)] == [CheckinStatus.MET]
 
 
+async def test_one_meeting_logged_by_both_members_is_one_check_in(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}\nclock +1d\n@alice click We met")
+    out = await run("@bob /mentor checkin\n@alice /mentor checkin --pair 1")
+    assert ("(only bob sees) alice already logged this meeting: the check-in for 2026-12-07 is recorded as met, "
+            "once for both of you.") in out
+    assert "(only alice sees) You already logged this meeting: the check-in for 2026-12-07 is recorded as met." in out
+    assert "Logged your meeting" not in out
+    assert "How was your check-in" not in out  # no second rating request
+    [checkin] = await rows(bot, Checkin)
+    assert (checkin.period, checkin.status) == ("2026-12-07", CheckinStatus.MET)
+    # The next period is not pre-answered: its nudge comes as usual.
+    out = await run("clock 2026-12-14T09:00Z\n@carol /mentor pairs")
+    assert "Have you met this period (2026-12-14)" in out
+    assert "met 1/1" in out
+
+
+async def test_checkin_command_then_we_met_then_checkin_is_still_one_check_in(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}")
+    nudge = latest_buttons(run, "bob", "alice")
+    out = await run("@alice /mentor checkin")
+    assert "Logged your meeting for the period of 2026-12-07" in out
+    assert await press(bot, "bob", nudge["We met"]) == 'This check-in was already answered: alice said "met".'
+    out = await run("@bob /mentor checkin")
+    assert "(only bob sees) alice already logged this meeting" in out
+    assert [c.period for c in await rows(bot, Checkin)] == ["2026-12-07"]
+    assert "How was your check-in" not in out
+
+
+async def test_a_meeting_logged_before_the_first_period_is_not_logged_again_in_it(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + "clock 2026-12-03T12:00Z\n@alice /mentor checkin")
+    out = await run("clock 2026-12-08T00:00Z\n@bob /mentor checkin")
+    assert "(only bob sees) alice already logged this meeting: the check-in for 2026-12-07" in out
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [("2026-12-07", CheckinStatus.MET)]
+
+
+async def test_checkin_after_we_rescheduled_records_this_period_as_met(run: Script, bot: MentorBot) -> None:
+    await run(PAIRED + f"clock {FIRST_NUDGE}\n@bob click We rescheduled\nclock +2d")
+    out = await run("@alice /mentor checkin")
+    assert "(only alice sees) Logged your meeting for the period of 2026-12-07." in out
+    assert 'Check-in 2026-12-07: alice answered "met"' in out
+    assert "How was your check-in with bob (2026-12-07)?" in seen_by(out, "alice")
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [("2026-12-07", CheckinStatus.MET)]
+
+
 async def test_checkin_command_takes_no_words_and_needs_a_pair(run: Script) -> None:
     out = await run(SETUP + "@alice /mentor checkin\n@carol /mentor pair @bob @alice\n@alice /mentor checkin yesterday")
     assert "(only alice sees) You don't have a pair right now. A coordinator will match you." in out
@@ -329,3 +380,49 @@ async def test_monthly_cadence_nudges_on_the_first_weekday_of_each_month(run: Sc
                                 "Wed 2027-03-03 16:30"]
     # Each period still gets its one reminder 48 hours after the nudge (March's is not due yet).
     assert re.findall(r"how did this period \((\S+)\) go", out) == ["2026-12-02", "2027-01-06", "2027-02-03"]
+
+
+# --- a schedule change mid-period ----------------------------------------------------------------
+
+
+async def test_a_day_change_mid_period_keeps_the_open_period_and_starts_from_the_next(
+    run: Script, bot: MentorBot
+) -> None:
+    await run(PAIRED + "clock 2026-12-08T12:00Z\n@carol /mentor program set --day wed")
+    out = await run("clock 2026-12-10T12:00Z\n@alice click We met\n@alice cancel\nclock 2026-12-22T12:00Z")
+    # Mon 7 Dec's period runs its full week, to Mon 14 Dec; the first Wednesday after that is the 16th.
+    assert nudge_times(run.all) == ["Mon 2026-12-07 09:00", "Wed 2026-12-16 09:00"]
+    assert 'Check-in 2026-12-07: alice answered "met"' in out
+    assert "recorded as missed" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-07", CheckinStatus.MET), ("2026-12-16", CheckinStatus.DUE)]
+
+
+async def test_a_schedule_change_never_costs_a_missed_period_or_an_escalation(run: Script, bot: MentorBot) -> None:
+    # Nobody answers. Before the fix Wed 9 Dec opened beside Mon 7 Dec; both were missed and escalated.
+    await run(PAIRED + "clock 2026-12-08T12:00Z\n@carol /mentor program set --day wed\nclock 2026-12-17T00:00Z")
+    assert run.all.count("recorded as missed") == 1  # Mon 7 Dec's own full week, unanswered
+    assert "Escalation #" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-07", CheckinStatus.MISSED), ("2026-12-16", CheckinStatus.DUE)]
+
+
+async def test_a_cadence_change_mid_period_keeps_the_open_period_its_full_length(run: Script, bot: MentorBot) -> None:
+    await run(SETUP + """
+        @carol /mentor program set --cadence biweekly
+        @carol /mentor pair @bob @alice
+        clock 2026-12-15T12:00Z
+        @carol /mentor program set --cadence weekly
+        clock 2026-12-16T12:00Z
+        @bob click We met
+        @bob cancel
+        clock 2026-12-29T12:00Z
+        @alice click We met
+        @alice cancel
+        clock 2027-01-05T00:00Z
+    """)
+    # The two-week period of 14 Dec runs to 28 Dec; weekly check-ins start then.
+    assert nudge_times(run.all) == ["Mon 2026-12-14 09:00", "Mon 2026-12-28 09:00", "Mon 2027-01-04 09:00"]
+    assert "recorded as missed" not in run.all
+    assert [(c.period, c.status) for c in await rows(bot, Checkin)] == [
+        ("2026-12-14", CheckinStatus.MET), ("2026-12-28", CheckinStatus.MET), ("2027-01-04", CheckinStatus.DUE)]

@@ -69,11 +69,27 @@ async def test_commands_for_a_second_program_name_it(run: Script, bot: MentorBot
     assert "(only carol sees) No pairs in Fall yet." in out
 
 
+async def test_a_program_name_of_several_words_needs_no_quotes_after_program(run: Script) -> None:
+    out = await run(SETUP + """
+        @carol /mentor program create Monthly Alumni --cadence monthly
+        @dave /mentor join mentee --program Monthly Alumni
+        @erin /mentor join mentor Monthly Alumni
+        @carol /mentor pair @erin @dave --program Monthly Alumni
+        @carol /mentor people --program Monthly Alumni --unmatched
+    """)
+    assert "(only dave sees) Welcome to Monthly Alumni" in out
+    assert "(only erin sees) Welcome to Monthly Alumni" in out
+    assert "(only carol sees) Paired #1: erin and dave." in out
+    assert "(only carol sees) Everyone in Monthly Alumni is matched" in out
+
+
 # --- coordinators and channel --------------------------------------------------------------------
 
 
 async def test_coordinators_add_list_and_remove(run: Script, bot: MentorBot) -> None:
     out = await run(SETUP + """
+        @dan /mentor help
+        @erin /mentor help
         @carol /mentor coordinators add @dan
         @carol /mentor coordinators add @dan
         @dan /mentor coordinators
@@ -95,6 +111,7 @@ async def test_coordinators_add_list_and_remove(run: Script, bot: MentorBot) -> 
 
 async def test_a_new_coordinator_sees_the_channel_and_can_act(run: Script) -> None:
     out = await run(PAIRED + """
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @alice /mentor problem bob never answers
         @dan click Acknowledge
@@ -153,6 +170,16 @@ async def test_pair_checks_roles_order_capacity_and_duplicates(run: Script, bot:
 async def test_pair_refuses_someone_who_has_not_joined(run: Script) -> None:
     out = await run(SETUP + "@zed /mentor help\n@carol /mentor pair @bob @zed")
     assert "(only carol sees) zed has not joined Spring." in out
+
+
+async def test_people_with_any_unicode_name_can_be_paired_in_the_console(run: Script) -> None:
+    out = await run(SETUP + """
+        @jürgen /mentor join mentor
+        @zoë /mentor join mentee
+        @carol /mentor pair @jürgen @zoë
+    """)
+    assert "(only carol sees) Paired #1" in out
+    assert "Hello jürgen and zoë!" in out
 
 
 async def test_unpair_tells_both_without_the_reason(run: Script, bot: MentorBot) -> None:
@@ -351,7 +378,7 @@ async def test_weekly_digest_goes_out_monday_9_in_the_program_time_zone(run: Scr
 
 async def test_digest_without_a_channel_goes_to_each_coordinator(run: Script) -> None:
     setup = SETUP.replace("@carol /mentor channel #leads\n", "")
-    out = await run(setup + "@carol /mentor coordinators add @dan\nclock 2026-11-30T09:00Z")
+    out = await run(setup + "@dan /mentor help\n@carol /mentor coordinators add @dan\nclock 2026-11-30T09:00Z")
     assert len(digests(out, "carol")) == 1 and len(digests(out, "dan")) == 1
     assert digests(out, "alice") == []
 
@@ -362,6 +389,7 @@ async def test_digest_without_a_channel_goes_to_each_coordinator(run: Script) ->
 async def test_every_coordinator_action_lands_in_the_audit_log(run: Script, bot: MentorBot) -> None:
     await run(PAIRED + """
         @carol /mentor program set --threshold 3
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @dan /mentor coordinators remove @carol
         @dan /mentor nudge 1
@@ -408,10 +436,36 @@ async def test_refused_and_read_only_commands_leave_no_audit_entry(run: Script, 
     assert await audit_actions(bot) == before
 
 
-async def test_nudging_twice_in_the_same_minute_sends_two_nudges(run: Script) -> None:
-    out = await run(PAIRED + f"clock {FIRST_NUDGE}\n@carol /mentor nudge 1\n@carol /mentor nudge 1")
-    assert out.count("Nudged 1 pair(s)") == 2
-    assert out.count("Check-in time, bob and alice!") == 3  # the scheduled nudge and two by hand
+async def test_a_pair_nudged_in_the_last_12_hours_is_not_nudged_again(run: Script, bot: MentorBot) -> None:
+    out = await run(PAIRED + f"clock {FIRST_NUDGE}\n@carol /mentor nudge 1\n@carol /mentor nudge 1\nclock +11h\n"
+                    "@carol /mentor nudge #1")
+    assert out.count("Nudged 1 pair(s)") == 1
+    assert out.count("(only carol sees) Pair #1 was already nudged at Mon 07 Dec 2026, 09:00 (UTC), less than 12 "
+                     "hours ago, so I posted nothing. You can nudge it again from Mon 07 Dec 2026, 21:00 (UTC).") == 2
+    assert out.count("Check-in time, bob and alice!") == 2  # the scheduled nudge and one by hand
+    # Twelve hours on, a second nudge by hand goes out (each is numbered, so none is swallowed).
+    out = await run("clock 2026-12-07T21:00Z\n@carol /mentor nudge 1")
+    assert "Nudged 1 pair(s)" in out and out.count("Check-in time, bob and alice!") == 1
+    assert [d for a, d in await audit_actions(bot) if a == "nudge"] == ["1", "1"]
+
+
+async def test_nudge_all_skips_pairs_nudged_in_the_last_12_hours_and_says_how_many(run: Script) -> None:
+    await run(SETUP + """
+        @erin /mentor join mentor
+        @dave /mentor join mentee
+        @carol /mentor pair @bob @alice
+        @carol /mentor pair @erin @dave
+        clock 2026-12-07T09:00Z
+        @carol /mentor nudge 1
+        clock +1h
+    """)
+    out = await run("@carol /mentor nudge all")
+    assert ("(only carol sees) Nudged 1 pair(s); 0 skipped (paused, ended, or already answered); 1 skipped "
+            "because they were nudged in the last 12 hours.") in out
+    assert "Check-in time" in seen_by(out, "dave") and "Check-in time" not in seen_by(out, "alice")
+    out = await run("@carol /mentor nudge all")
+    assert "Nudged 0 pair(s); 0 skipped (paused, ended, or already answered); 2 skipped because" in out
+    assert "Check-in time" not in out
 
 
 async def test_status_says_when_the_next_check_in_is_already_logged(run: Script) -> None:

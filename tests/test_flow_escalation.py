@@ -205,6 +205,39 @@ async def test_unacknowledged_escalation_gets_one_reminder_after_48_hours(run: S
     assert "Escalation #1 acknowledged." in out
 
 
+def reminders_in(out: str, where: str = "#leads") -> list[str]:
+    return [text for who, text in blocks(out) if who == {where} and "Reminder: escalation" in text]
+
+
+async def test_the_reminder_offers_what_the_escalation_allows_and_follows_its_state(run: Script) -> None:
+    await run(PAIRED + "@alice /mentor problem rude")
+    [reminder] = reminders_in(await run("clock 2026-12-02T08:00Z"))
+    assert OPEN_BUTTONS in reminder
+    out = await run("@carol click Acknowledge")
+    assert "Escalation #1 acknowledged." in out
+    # Both the post and the reminder are edited: each now offers only Resolve.
+    edits = [text for who, text in blocks(out) if who == {"#leads"} and "] edited #leads" in text]
+    assert len(edits) == 2
+    [edited_reminder] = [e for e in edits if "Reminder: escalation" in e]
+    assert "Reminder: escalation #1 in Spring (Problem report) waited 48 hours. Now acknowledged by carol" in edited_reminder
+    assert "  [1] Resolve" in edited_reminder and "Acknowledge" not in edited_reminder
+    assert all("Acknowledge" not in e for e in edits)
+    out = await run('@carol click Resolve\n@carol submit note="Talked to both."')
+    assert "Escalation #1 resolved." in out
+    [edited_reminder] = reminders_in(out)
+    assert "Now resolved by carol" in edited_reminder and "[1]" not in edited_reminder
+
+
+async def test_acknowledging_by_command_also_updates_the_reminder(run: Script) -> None:
+    await run(PAIRED + "@alice /mentor problem rude\nclock 2026-12-02T08:00Z")
+    out = await run("@carol /mentor ack 1")
+    [edited_reminder] = reminders_in(out)
+    assert "] edited #leads" in edited_reminder and "  [1] Resolve" in edited_reminder
+    # An escalation acknowledged before its reminder was due never had one to edit.
+    out = await run("@alice /mentor problem still rude\n@carol /mentor ack 2\nclock +3d")
+    assert reminders_in(out) == []
+
+
 async def test_acknowledged_escalation_gets_no_reminder(run: Script) -> None:
     out = await run(PAIRED + "@alice /mentor problem rude\nclock +1d\n@carol /mentor ack 1\nclock +7d")
     assert "Reminder: escalation" not in out
@@ -213,6 +246,7 @@ async def test_acknowledged_escalation_gets_no_reminder(run: Script) -> None:
 async def test_without_a_channel_coordinators_get_escalations_by_direct_message(run: Script) -> None:
     setup = SETUP.replace("@carol /mentor channel #leads\n", "")
     out = await run(setup + """
+        @dan /mentor help
         @carol /mentor coordinators add @dan
         @carol /mentor pair @bob @alice
         @alice /mentor problem bob never shows up

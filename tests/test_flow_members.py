@@ -41,6 +41,25 @@ async def test_join_without_a_time_zone_says_which_one_is_used(run: Script) -> N
     assert "Your check-ins use the time zone UTC until you set yours with /mentor profile --tz" in out
 
 
+async def test_time_zones_are_read_in_any_case_and_abbreviations_get_the_zone_to_use(run: Script, bot: MentorBot) -> None:
+    out = await run(SETUP + """
+        @alice /mentor profile --tz europe/paris
+        @bob /mentor profile --tz utc
+        @carol /mentor program set --tz america/new_york
+        @alice /mentor profile --tz EST
+        @alice /mentor profile --tz Etc/GMT+5
+        @alice /mentor profile --tz UTC+2
+    """)
+    assert "(only alice sees) Profile saved, alice:\n    Time zone: Europe/Paris" in out
+    assert "(only bob sees) Profile saved, bob:\n    Time zone: UTC" in out
+    assert "(digest in America/New_York)" in out
+    assert '"EST" is an abbreviation' in out and "e.g. America/New_York." in out
+    assert '"Etc/GMT+5" means UTC-5 (those names invert the sign)' in out and "e.g. America/New_York." in out
+    assert '"UTC+2" is a fixed offset' in out and "e.g. Europe/Athens." in out
+    [alice] = await rows(bot, Member, Member.external_id == "alice")
+    assert alice.tz == "Europe/Paris"  # the refused zones changed nothing
+
+
 async def test_join_before_any_program_exists(run: Script) -> None:
     out = await run("@alice /mentor join mentee")
     assert "(only alice sees) There is no program to join yet. Ask a coordinator to create one." in out
@@ -81,6 +100,16 @@ async def test_status_before_joining_and_before_pairing(run: Script) -> None:
     out = await run(SETUP + "@zed /mentor status\n@alice /mentor status")
     assert "(only zed sees) You have not joined a program yet." in out
     assert "(only alice sees) Status for alice:\n  • Spring: mentee\n  • No pair yet. A coordinator will match you." in out
+
+
+async def test_a_coordinators_status_says_what_they_coordinate_not_that_they_will_be_matched(run: Script) -> None:
+    out = await run(SETUP + "@carol /mentor status\n@carol /mentor join mentor\n@carol /mentor status")
+    assert ("(only carol sees) Status for carol:\n  • Spring: coordinator. /mentor pairs and /mentor report show "
+            "how its pairs are doing.\n") in out
+    first, second = out.split("carol: /mentor status")[1:]
+    assert "A coordinator will match you" not in first
+    # Once carol also joins as a mentor, she is told about her own (missing) pair.
+    assert "  • Spring: mentor\n  • No pair yet. A coordinator will match you." in second
 
 
 # --- pause and resume ----------------------------------------------------------------------------

@@ -64,3 +64,16 @@ def test_ids(text: str, expected: int | None) -> None:
 
 def test_bounded_numbers() -> None:
     assert as_int_in("5", 1, 5) == 5 and as_int_in("6", 1, 5) is None and as_int_in("#3", 1, 5) is None
+
+
+def test_an_option_value_runs_to_the_next_option_like_words_do() -> None:
+    opts = frozenset({"program", "goals", "pair", "day"})
+    args = parse_args(["--program", "Monthly", "Alumni", "--goals", "learn", "SQL", "--all"], options=opts,
+                      flags=FLAGS, usage="u")
+    assert args.options == {"program": "Monthly Alumni", "goals": "learn SQL"} and args.flags == {"all"}
+    assert args.words == []
+    # `=` ends the value at its own word; ids, numbers and days take one word, so words stay words.
+    args = parse_args(["--program=Spring", "a", "--pair", "2", "he", "never", "--day", "wed", "b"], options=opts,
+                      flags=FLAGS, usage="u")
+    assert args.options == {"program": "Spring", "pair": "2", "day": "wed"}
+    assert args.words == ["a", "he", "never", "b"]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+import aiohttp
 import discord
 
 import prompts
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Discord wants the first answer within 3 s; past this much of it, defer and follow up instead.
 ACK_BUDGET = 2.0
+# Seconds the answer (its callback and follow-ups) may take: a Discord that does not answer must not hold
+# the handler for aiohttp's five minutes. The work is done and committed either way.
+ANSWER_TIMEOUT = 30.0
 UNKNOWN_INTERACTION = 10062  # the interaction expired (or was answered) before we could answer it
 
 
@@ -41,14 +45,17 @@ async def answer(interaction: discord.Interaction[Any], workspace: str, work: Aw
     task = asyncio.ensure_future(work)
     try:
         done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
-        if not done:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        await _show(interaction, workspace, await task)
-    except discord.HTTPException as exc:
+        async with asyncio.timeout(ANSWER_TIMEOUT):
+            if not done:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            response = await asyncio.shield(task)
+            await _show(interaction, workspace, response)
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
         if isinstance(exc, discord.NotFound) and exc.code == UNKNOWN_INTERACTION:
             log.warning("interaction %s expired before it was answered; what it asked for was done", interaction.id)
-        else:
-            log.exception("could not answer interaction %s", interaction.id)
+        else:  # Discord (or a proxy) refused or did not answer: one line, no traceback
+            status = f" {exc.status}" if isinstance(exc, discord.HTTPException) else ""
+            log.warning("could not answer interaction %s: %s%s", interaction.id, type(exc).__name__, status)
         await task
 
 

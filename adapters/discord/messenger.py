@@ -3,6 +3,7 @@ group DM). Every failure becomes a DeliveryError whose reason tells the coordina
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any, Literal
@@ -14,7 +15,7 @@ import prompts
 from adapters.discord.interactions import PLATFORM
 from adapters.discord.views import attachments_for, clip, content_for, embed_for, view_for
 from bot.messages import Message
-from bot.messenger import Delivered, DeliveryError, Destination, Profile
+from bot.messenger import Delivered, DeliveryError, Destination, Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,10 @@ NONCE_LENGTH = 25  # Discord's limit
 THREAD_NAME_LIMIT = 100
 ARCHIVE_AFTER_MINUTES: Literal[10080] = 10080  # a week: the longest Discord allows, so a weekly pair's thread stays open
 NO_MENTIONS = discord.AllowedMentions.none()  # text people wrote (a report, a note) must never ping anyone
+# Seconds one REST call (a post, a thread, adding a member, an edit, a look-up) may take. discord.py's
+# session has no timeout of its own short of aiohttp's five minutes; this covers its own 5xx retries (about
+# 25 s) and a 429 it waits out (client.MAX_RATELIMIT_WAIT). Past it the outbox retries later.
+CALL_TIMEOUT = 90.0
 
 
 def nonce_for(idempotency_key: str) -> str:
@@ -44,9 +49,20 @@ def _failure(exc: Exception, forbidden: DeliveryError, missing: DeliveryError) -
         return forbidden
     if isinstance(exc, discord.NotFound):
         return missing
+    if isinstance(exc, discord.HTTPException) and (exc.status == 429 or exc.status >= 500):
+        # A 429 that is not Discord's JSON (Cloudflare's page) or a 5xx discord.py did not classify: passing.
+        return DeliveryError(prompts.say("discord.delivery.unavailable", error=str(exc.status)))
     if isinstance(exc, discord.HTTPException):
-        return _fatal(prompts.say("discord.delivery.rejected", error=clip(exc.text or str(exc.status), 300)))
+        return _fatal(prompts.say("discord.delivery.rejected", error=_said(exc)))
     return DeliveryError(prompts.say("discord.delivery.unavailable", error=type(exc).__name__))
+
+
+def _said(exc: discord.HTTPException) -> str:
+    """What Discord said about a refusal: its message when it answered in JSON (a code), else only the status,
+    so a proxy's HTML page never reaches the coordinators."""
+    if exc.code or (exc.text and not exc.text.lstrip().startswith("<")):
+        return clip(exc.text or str(exc.status), 300)
+    return f"HTTP {exc.status}"
 
 
 _TRANSIENT = (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError)
@@ -82,22 +98,26 @@ class DiscordMessenger:
     async def update(self, dest: Destination, message_ref: str, message: Message) -> None:
         channel = self.client.get_partial_messageable(_channel_id(dest.ref))
         try:
-            await channel.get_partial_message(int(message_ref)).edit(
-                content=content_for(message), embed=embed_for(message), view=view_for(message, dest.workspace),
-                allowed_mentions=NO_MENTIONS,
-            )
+            async with asyncio.timeout(CALL_TIMEOUT):
+                await channel.get_partial_message(int(message_ref)).edit(
+                    content=content_for(message), embed=embed_for(message), view=view_for(message, dest.workspace),
+                    allowed_mentions=NO_MENTIONS,
+                )
         except _TRANSIENT as exc:
             missing = _fatal(prompts.say("discord.delivery.message_gone"))
             raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.channel_forbidden", channel=dest.ref)),
                            missing=missing) from exc
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
-        """The server member's display name; None when they are not in the server."""
+        """The server member's display name; None when they are not in the server, ProfileUnavailable when
+        Discord cannot say now."""
         try:
             name = await self._display_name(workspace, user_id)
-        except _TRANSIENT as exc:
-            log.info("no profile for %s in %s: %s", user_id, workspace, exc)
+        except discord.NotFound:
             return None
+        except _TRANSIENT as exc:
+            log.warning("no profile for %s in %s: %s", user_id, workspace, type(exc).__name__)
+            raise ProfileUnavailable(type(exc).__name__) from exc
         return None if name is None else Profile(user_id, name)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -107,8 +127,9 @@ class DiscordMessenger:
         """Post a message; with `missing` None, an unknown channel is left to the caller as NotFound."""
         channel = self.client.get_partial_messageable(channel_id)
         try:
-            sent = await channel.send(content_for(message), nonce=nonce, allowed_mentions=NO_MENTIONS,
-                                      **attachments_for(message, workspace))
+            async with asyncio.timeout(CALL_TIMEOUT):
+                sent = await channel.send(content_for(message), nonce=nonce, allowed_mentions=NO_MENTIONS,
+                                          **attachments_for(message, workspace))
         except discord.NotFound as exc:
             if missing is None:
                 raise
@@ -122,7 +143,8 @@ class DiscordMessenger:
         if not user_id.isdecimal():
             raise left
         try:
-            data = await self.client.http.start_private_message(int(user_id))
+            async with asyncio.timeout(CALL_TIMEOUT):
+                data = await self.client.http.start_private_message(int(user_id))
         except _TRANSIENT as exc:
             raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.dm_closed", user=user_id)), missing=left) from exc
         return int(data["id"])
@@ -159,17 +181,19 @@ class DiscordMessenger:
         names = [await self._member_name(dest.workspace, member) for member in dest.members]
         name = prompts.say("discord.thread_name", a=names[0], b=names[-1])
         try:
-            thread = await self.client.http.start_thread_without_message(
-                home, name=clip(name, THREAD_NAME_LIMIT), auto_archive_duration=ARCHIVE_AFTER_MINUTES,
-                type=discord.ChannelType.private_thread.value, invitable=False,
-            )
+            async with asyncio.timeout(CALL_TIMEOUT):
+                thread = await self.client.http.start_thread_without_message(
+                    home, name=clip(name, THREAD_NAME_LIMIT), auto_archive_duration=ARCHIVE_AFTER_MINUTES,
+                    type=discord.ChannelType.private_thread.value, invitable=False,
+                )
         except _TRANSIENT as exc:
             raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.thread_forbidden", channel=dest.home)),
                            missing=_fatal(prompts.say("discord.delivery.pairs_channel_gone", channel=dest.home))) from exc
         thread_id = int(thread["id"])
         for member in dest.members:
             try:
-                await self.client.http.add_user_to_thread(thread_id, int(member))
+                async with asyncio.timeout(CALL_TIMEOUT):
+                    await self.client.http.add_user_to_thread(thread_id, int(member))
             except _TRANSIENT as exc:
                 raise _failure(exc, forbidden=_fatal(prompts.say("discord.delivery.add_member_forbidden", channel=thread_id,
                                                      user=member)),
@@ -181,7 +205,8 @@ class DiscordMessenger:
         discord.py raised (NotFound when they are not in the server)."""
         if not (workspace.isdecimal() and user_id.isdecimal()):
             return None
-        member: Any = await self.client.http.get_member(int(workspace), int(user_id))
+        async with asyncio.timeout(CALL_TIMEOUT):
+            member: Any = await self.client.http.get_member(int(workspace), int(user_id))
         user = member.get("user", {})
         return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))
 

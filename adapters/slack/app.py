@@ -9,12 +9,15 @@ in tracked background tasks (what bolt's lazy listeners do, but awaitable, so te
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+from urllib.parse import urlparse
 
 from aiohttp import ClientSession
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -43,11 +46,12 @@ from bot.events import (
 )
 from bot.flows.home import home_messages
 from bot.messages import Form, Message, Response
-from bot.messenger import Profile
+from bot.messenger import Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 COMMAND = "/mentor"
 ACK_BUDGET = 2.0  # seconds the core may take before a command is acked with "working on it"
+RESPONSE_HOST = "hooks.slack.com"  # where Slack's response_urls point
 CLICK_WINDOW = 5  # seconds: clicks of one button by one person within this window are one click
 
 
@@ -73,6 +77,8 @@ class SlackAdapter:
         self.pacer = pacer or Pacer()
         self.session: ClientSession = make_session()
         self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer, self.session)
+        api = urlparse(settings.slack_api_url)
+        self.api_origin = (api.scheme, api.netloc.lower())
         self.messenger = SlackMessenger(self.client, self.pacer)
         bot.add_messenger(self.messenger)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -83,6 +89,8 @@ class SlackAdapter:
             request_verification_enabled=not settings.socket_mode,
             process_before_response=True,
         )
+        self.app.use(self._same_workspace)
+        self._strangers: set[str] = set()
         self.app.command(COMMAND)(self._on_command)
         self.app.action(BUTTON_ACTION)(self._on_action)
         self.app.view(FORM_CALLBACK)(self._on_view)
@@ -91,6 +99,24 @@ class SlackAdapter:
         self.app.event("app_uninstalled")(self._on_uninstalled)
         self.app.event("tokens_revoked")(self._on_uninstalled)
         self.app.error(self._on_error)
+
+    # --- whose requests -------------------------------------------------------------------------
+
+    async def _same_workspace(self, context: AsyncBoltContext, body: dict[str, Any],
+                              next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        """Only requests from the workspace the bot token belongs to (auth.test's team, which bolt's own
+        authorization looked up) reach a listener: another workspace's gets a refusal and creates nothing."""
+        ours = context.authorize_result.team_id if context.authorize_result else None
+        theirs = context.team_id
+        if not ours or not theirs or theirs == ours:
+            return await next()
+        if theirs not in self._strangers:
+            self._strangers.add(theirs)
+            log.warning("refusing requests from Slack workspace %s: the bot token belongs to %s", theirs, ours)
+        if body.get("command"):  # a person typed it: tell them, only them
+            return BoltResponse(status=200, body=json.dumps(reply_payload([Message(prompts.say("slack.other_workspace"))])),
+                                headers={"content-type": "application/json"})
+        return BoltResponse(status=200, body="")  # acknowledged, so Slack does not redeliver it; nothing done
 
     # --- background work --------------------------------------------------------------------
 
@@ -122,8 +148,8 @@ class SlackAdapter:
         profile: Profile | None = None
         try:
             profile = await self.messenger.lookup_profile(team, user_id)
-        except CALL_FAILURES as exc:  # Slack being slow or down must not stop the person's command
-            log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
+        except ProfileUnavailable:  # Slack being slow or down must not stop the person's command (logged there)
+            pass
         if profile is None:  # unknown to Slack right now: keep what the core last knew of their rights
             return Actor(PLATFORM, team, user_id, display_name=fallback_name, is_admin=None)
         return Actor(PLATFORM, team, user_id, profile.display_name, profile.tz, profile.is_admin)
@@ -135,8 +161,13 @@ class SlackAdapter:
         if not messages:
             return
         payload = reply_payload(messages)
+        url = reply_to.get("response_url")
+        if url and not self._trusted_hook(url):
+            # Only Slack makes response_urls; a payload naming another host must not make the bot call it.
+            log.warning("not replying through a response_url on %r: not Slack's", urlparse(url).netloc[:100])
+            url = None
         try:
-            if url := reply_to.get("response_url"):
+            if url:
                 await AsyncWebhookClient(url, session=self.session).send_dict({**payload, "replace_original": False})
             elif channel := reply_to.get("channel"):
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=payload["text"],
@@ -163,6 +194,18 @@ class SlackAdapter:
         if response.form is not None:
             await self._open_form(trigger_id, response.form, reply_to, user)
         await self._tell(reply_to, user, response.messages)
+
+    def _trusted_hook(self, url: str) -> bool:
+        """Whether `url` is one of Slack's response URLs (https on hooks.slack.com), or on the configured
+        Web API base (a local fake Slack in tests)."""
+        try:
+            parsed = urlparse(url)
+            netloc = parsed.netloc.lower()
+        except ValueError:
+            return False
+        if parsed.username or parsed.password:
+            return False
+        return (parsed.scheme == "https" and netloc == RESPONSE_HOST) or (parsed.scheme, netloc) == self.api_origin
 
     # --- listeners ----------------------------------------------------------------------------
 

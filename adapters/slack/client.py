@@ -19,6 +19,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.pacing import Pacer
 
@@ -68,6 +69,41 @@ class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+def error_code(exc: SlackApiError) -> tuple[int, str]:
+    """The HTTP status and Slack's error code of a failed call, whatever came back: Slack's JSON, a proxy's
+    HTML or plain-text page, or a body that is not JSON at all (code `http_<status>` then)."""
+    response: Any = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    data = getattr(response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    return int(status), str(code or f"http_{status}")
+
+
+class SlackClient(AsyncWebClient):
+    """AsyncWebClient whose answers are always a dict: slack-sdk hands a text/plain body through as a str
+    (and its validate() then calls str.get) and wraps undecodable JSON in a SlackApiError around the raw
+    aiohttp response. Both become a SlackApiError with {"ok": false, "error": "http_<status>"}, like any 5xx."""
+
+    async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            res = await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
+        except SlackApiError as exc:
+            if isinstance(exc.response, AsyncSlackResponse):
+                raise
+            status, code = error_code(exc)
+            raise SlackApiError(f"Slack answered {api_url} with a body that is not JSON (status {status})",
+                                self._not_slack(http_verb, api_url, req_args, status, code)) from None
+        data, status = res.get("data"), int(res.get("status_code") or 0)
+        if not isinstance(data, dict) or "ok" not in data:
+            res["data"] = {"ok": False, "error": f"http_{status}"}
+        return res
+
+    def _not_slack(self, http_verb: str, api_url: str, req_args: dict[str, Any], status: int,
+                   code: str) -> AsyncSlackResponse:
+        return AsyncSlackResponse(client=self, http_verb=http_verb, api_url=api_url, req_args=req_args,
+                                  data={"ok": False, "error": code}, headers={}, status_code=status)
+
+
 def make_session() -> ClientSession:
     """The HTTP session (and connection pool) Slack calls share; call inside the running loop, close when done.
     Without one, slack-sdk opens a session, so a new TCP and TLS connection, for every call."""
@@ -80,4 +116,4 @@ def make_client(token: str, base_url: str, pacer: Pacer, session: ClientSession)
         PacedRateLimitRetry(pacer),
         AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(0.5)),
     ]
-    return AsyncWebClient(token=token, base_url=base_url, timeout=TIMEOUT, session=session, retry_handlers=handlers)
+    return SlackClient(token=token, base_url=base_url, timeout=TIMEOUT, session=session, retry_handlers=handlers)

@@ -12,10 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import prompts
 from adapters.slack.blocks import message_payload
-from adapters.slack.client import CALL_FAILURES, CONNECTION_FAILURES, retry_after
+from adapters.slack.client import CALL_FAILURES, CONNECTION_FAILURES, error_code, retry_after
 from adapters.slack.pacing import Pacer
 from bot.messages import Message
-from bot.messenger import Delivered, DeliveryError, Destination, Profile
+from bot.messenger import Delivered, DeliveryError, Destination, Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -38,8 +38,7 @@ def message_ref(channel: str, ts: str) -> str:
 def delivery_error(exc: Exception) -> DeliveryError:
     """A failed Web API call as the deliverer understands it: why, and whether trying later can help."""
     if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        code = str(exc.response.get("error") or f"http_{status}")
+        status, code = error_code(exc)
         if status == 429 or code == "ratelimited":
             wait = retry_after(exc.response.headers)
             return DeliveryError(prompts.say("slack.error_ratelimited"), retryable=True, retry_after=wait)
@@ -117,16 +116,21 @@ class SlackMessenger:
         await self._call("chat.update", channel, channel=channel, ts=ts, **message_payload(message))
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
-        """users.info, cached per workspace and user for PROFILE_TTL; None when Slack knows no such user."""
+        """users.info, cached per workspace and user for PROFILE_TTL; None when Slack knows no such user.
+        When Slack cannot answer, the last profile it gave stands (however old); with none, ProfileUnavailable."""
         key = (workspace, user_id)
         cached = self._profiles.get(key)
         if cached and time.monotonic() - cached.at < PROFILE_TTL:
             return cached.profile
         try:
             response = await self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in ("user_not_found", "invalid_arguments"):
-                raise
+        except CALL_FAILURES as exc:
+            why = error_code(exc)[1] if isinstance(exc, SlackApiError) else type(exc).__name__
+            if why not in ("user_not_found", "invalid_arguments"):
+                log.warning("users.info failed for %s: %s", user_id, why)
+                if cached is not None:
+                    return cached.profile
+                raise ProfileUnavailable(why) from exc
             profile = None
         else:
             user = response.get("user") or {}

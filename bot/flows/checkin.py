@@ -4,6 +4,7 @@ remind once after 48 hours, close unanswered periods as missed, escalate pairs t
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
@@ -17,7 +18,7 @@ from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
-from bot.periods import latest_period, next_period, period_end
+from bot.periods import first_period_from, latest_period, next_period, period_end
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -30,6 +31,7 @@ from storage.models import (
 )
 
 REMIND_AFTER = timedelta(hours=48)
+NUDGE_GAP = timedelta(hours=12)  # a coordinator's nudges to one pair, at most one per this
 PLAN_BATCH = 1000
 ANSWERS = {
     "checkin.met": CheckinStatus.MET,
@@ -37,6 +39,7 @@ ANSWERS = {
     "checkin.could_not_meet": CheckinStatus.COULD_NOT_MEET,
 }
 BAD: tuple[str, ...] = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
+NudgeOutcome = Literal["sent", "skipped", "recent"]
 
 
 def was_paused(pair: Pair, checkin: Checkin) -> bool:
@@ -171,6 +174,8 @@ async def _locked(ctx: Ctx, pair: Pair) -> Pair:
 
 async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: CheckinStatus) -> None:
     """Store the answer, show it to both in the pair's conversation, and follow up."""
+    # A later "met" after "rescheduled" is a second, different answer: it gets its own message.
+    key = f"answer:{checkin.id}" if checkin.status == CheckinStatus.DUE else f"answer:{checkin.id}:{status}"
     checkin.status = status
     checkin.answered_by_id, checkin.answered_at = ctx.me.id, ctx.now
     program = await ctx.session.get(Program, pair.program_id)
@@ -178,7 +183,7 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
     text = ctx.t("checkin.answered", who=ctx.me.display_name, answer=ctx.t(f"outcome.{status}"), period=checkin.period)
     await enqueue(
         ctx.session,
-        key=f"answer:{checkin.id}",
+        key=key,
         workspace_id=ctx.ws.id,  # type: ignore[arg-type]
         program_id=program.id,
         dest_kind="pair",
@@ -218,7 +223,10 @@ async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
 
 
 async def log_meeting(ctx: Ctx, args: Args) -> Response:
-    """`/mentor checkin`: we met, record it for the open period (or the coming one)."""
+    """`/mentor checkin`: we met, record it for the open period (or the coming one).
+
+    One meeting is one check-in: a period already answered "met" (by either member, by button or by
+    command) is not logged again, and never pushes the log onto a future period."""
     if args.words:
         raise UserError("error.checkin_no_words")
     pair = await _locked(ctx, await my_pair(ctx, args, "checkin"))
@@ -229,14 +237,25 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
         program = await ctx.session.get(Program, pair.program_id)
         assert program is not None
         zs = zones(ctx.rt, *await members_of(ctx.session, pair))
-        # The current period if it was never planned (it is due, the sweep has not run yet), else the next.
         latest = latest_period(program, zs, ctx.now)
-        if latest and latest[1] > pair.active_since and not await period_checkin(ctx.session, pair.id, latest[0]):  # type: ignore[arg-type]
-            day, due = latest
+        current = latest if latest and latest[1] > pair.active_since else None
+        existing = await period_checkin(ctx.session, pair.id, current[0]) if current else None  # type: ignore[arg-type]
+        if current and existing is None:
+            # The current period was never planned (it is due, the sweep has not run yet).
+            day, due = current
+        elif existing is not None and existing.status == CheckinStatus.MET:
+            return await _already_met(ctx, existing)
+        elif existing is not None and existing.status in (CheckinStatus.RESCHEDULED, CheckinStatus.COULD_NOT_MEET):
+            # "We rescheduled" (or couldn't), then met after all within the period: that period met.
+            await _record_answer(ctx, existing, pair, CheckinStatus.MET)
+            return ctx.reply("checkin.logged", period=existing.period)
         else:
+            # No period of this pair has started yet: log the coming one.
             day, due = next_period(program, zs, max(ctx.now, pair.active_since))
-            if existing := await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
-                return ctx.reply("checkin.already_logged", period=existing.period)
+            if coming := await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
+                if coming.status == CheckinStatus.MET:
+                    return await _already_met(ctx, coming)
+                return ctx.reply("checkin.already_logged", period=coming.period)
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
@@ -244,18 +263,29 @@ async def log_meeting(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("checkin.logged", period=open_one.period)
 
 
-async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
-    """A coordinator's nudge: repeat the open check-in's question, or open the next period early."""
+async def _already_met(ctx: Ctx, checkin: Checkin) -> Response:
+    who = await ctx.session.get(Member, checkin.answered_by_id) if checkin.answered_by_id else None
+    if who is not None and who.id == ctx.me.id:
+        return ctx.reply("checkin.already_met_you", period=checkin.period)
+    return ctx.reply("checkin.already_met", period=checkin.period,
+                     who=who.display_name if who else ctx.t("checkin.nobody"))
+
+
+async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> NudgeOutcome:
+    """A coordinator's nudge: repeat the open check-in's question, or open the next period early;
+    at most one per pair every NUDGE_GAP, so running it again posts nothing."""
     pair = await _locked(ctx, pair)
     if pair.status != PairStatus.ACTIVE:
-        return False
+        return "skipped"
+    if pair.nudged_at is not None and pair.nudged_at > ctx.now - NUDGE_GAP:
+        return "recent"
     a, b = await members_of(ctx.session, pair)
     open_one = await open_checkin(ctx.session, pair.id)  # type: ignore[arg-type]
     if open_one is None:
         zs = zones(ctx.rt, a, b)
         day, due = next_period(program, zs, max(ctx.now, pair.active_since))
         if await period_checkin(ctx.session, pair.id, day):  # type: ignore[arg-type]
-            return False  # that period is already answered
+            return "skipped"  # that period is already answered
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
@@ -278,7 +308,43 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> bool:
         message=nudge_message(ctx.rt, program, a, b, open_one),
         now=ctx.now,
     )
-    return True
+    pair.nudged_at = ctx.now
+    return "sent"
+
+
+async def reschedule(ctx: Ctx, old: Program, new: Program) -> None:
+    """A program's schedule changed (`old` is a copy from before): each active pair keeps the period
+    under way to its full length, and the new schedule starts with its first period on or after the
+    day that one ends. So a change never adds a short period, never leaves two open, never costs a miss."""
+    a, b = aliased(Member), aliased(Member)
+    found = (
+        await ctx.session.exec(
+            select(Pair, a, b).join(a, col(a.id) == col(Pair.member_a_id)).join(b, col(b.id) == col(Pair.member_b_id))
+            .where(Pair.program_id == new.id, Pair.status == PairStatus.ACTIVE)
+            .with_for_update(of=Pair)
+        )
+    ).all()
+    if not found:
+        return
+    newest: dict[int, Checkin] = {}
+    under_way = select(Checkin).where(col(Checkin.pair_id).in_([p.id for p, _, _ in found]), Checkin.closes_at > ctx.now)
+    for c in (await ctx.session.exec(under_way.order_by(col(Checkin.due_at)))).all():
+        newest[c.pair_id] = c  # ordered by due time: the last one wins
+    for pair, ma, mb in found:
+        zs = zones(ctx.rt, ma, mb)
+        checkin = newest.get(pair.id)  # type: ignore[arg-type]
+        if checkin is not None:
+            end_day = next_period(old, zs, checkin.due_at)[0]
+        else:
+            current = latest_period(old, zs, ctx.now)
+            if current is None or current[1] <= pair.active_since:
+                continue  # no period has started yet: the new schedule applies from the start
+            end_day = next_period(old, zs, current[1])[0]
+        _, due = first_period_from(new, zs, end_day)
+        # Periods are planned only when due after active_since: this makes `due` the first one.
+        pair.active_since = max(pair.active_since, due - timedelta(seconds=1))
+        if checkin is not None and checkin.status == CheckinStatus.DUE and checkin.closes_at > due:
+            checkin.closes_at = due  # only a move to an earlier time of day: the next period takes over
 
 
 # --- the clock ---------------------------------------------------------------------------------

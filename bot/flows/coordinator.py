@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlmodel import col, func, select
 
 from bot import audit, safeguards
 from bot.access import coordinator_program
 from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx
-from bot.directory import find_member, member_from_token, parse_channel, parse_mention, programs_of
+from bot.directory import member_from_token, parse_channel, programs_of
 from bot.errors import UserError
 from bot.flows import checkin as checkin_flow
 from bot.flows.escalation import acknowledge, resolve
@@ -17,7 +19,8 @@ from bot.flows.membership import end_pair
 from bot.flows.report import at_risk_pairs, pair_line
 from bot.messages import Message, Response
 from bot.pairs import LIVE, members_of, pair_in_program
-from bot.periods import WEEKDAYS, parse_hhmm, valid_zone
+from bot import zones
+from bot.periods import WEEKDAYS, parse_hhmm
 from storage.models import (
     Cadence,
     Enrollment,
@@ -52,9 +55,7 @@ def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
             raise UserError("error.bad_time", value=opts["time"])
         program.local_time = at.strftime("%H:%M")
     if "tz" in opts:
-        if not valid_zone(opts["tz"]):
-            raise UserError("error.bad_tz", tz=opts["tz"])
-        program.tz = opts["tz"]
+        program.tz = zones.read(opts["tz"])
     if "threshold" in opts:
         value = opts["threshold"]
         threshold = as_int_in(value, 1, 10)
@@ -99,7 +100,10 @@ async def program_set(ctx: Ctx, args: Args) -> Response:
     program = await coordinator_program(ctx, args, "program set")
     if not set(args.options) - {"program"}:
         raise UserError("error.program_set_nothing")
+    before = Program.model_validate(program.model_dump())
     _schedule_options(ctx, args, program)
+    if any(getattr(before, f) != getattr(program, f) for f in ("cadence", "weekday", "local_time", "tz")):
+        await checkin_flow.reschedule(ctx, before, program)
     await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
     return ctx.reply("program.updated", **_schedule_params(ctx, program))
 
@@ -110,25 +114,6 @@ async def program_list(ctx: Ctx, args: Args) -> Response:
         return ctx.reply("program.none")
     lines = [ctx.t("program.list_line", **_schedule_params(ctx, p)) for p in programs]
     return Response([Message("\n".join([ctx.t("program.list_head"), *lines]))])
-
-
-async def _mentioned_or_new(ctx: Ctx, token: str) -> Member:
-    """A mentioned person; someone the bot has not met yet is added if the platform knows them."""
-    mention = parse_mention(token)
-    if mention is None:
-        raise UserError("error.not_a_mention", token=token)
-    member = await find_member(ctx.session, ctx.ws, mention)
-    if member is None and mention.user_id and ctx.rt.lookup_profile is not None:
-        profile = await ctx.rt.lookup_profile(ctx.ws.platform, ctx.ws.external_id, mention.user_id)
-        if profile is not None:
-            member = Member(workspace_id=ctx.ws.id, external_id=profile.user_id,  # type: ignore[arg-type]
-                            display_name=profile.display_name or mention.name, tz_from_platform=profile.tz,
-                            created_at=ctx.now)
-            ctx.session.add(member)
-            await ctx.session.flush()
-    if member is None:
-        raise UserError("error.unknown_person", name=mention.name or mention.user_id or token)
-    return member
 
 
 async def coordinators(ctx: Ctx, args: Args) -> Response:
@@ -147,7 +132,7 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
     verb = args.words[0].lower()
     if verb not in ("add", "remove") or len(args.words) != 2:
         raise UserError("error.coordinators_usage")
-    person = await _mentioned_or_new(ctx, args.words[1])
+    person = await member_from_token(ctx.session, ctx.ws, args.words[1])
     current = {m.id: e for e, m in rows}
     if verb == "add":
         if person.id in current:
@@ -381,8 +366,14 @@ async def nudge(ctx: Ctx, args: Args) -> Response:
         if one.status != PairStatus.ACTIVE:
             raise UserError("error.pair_not_active", id=one.id, status=ctx.t(f"pair.status_{one.status}"))
         targets = [one]
-    sent = 0
-    for p in targets:
-        sent += await checkin_flow.nudge_now(ctx, p, program)
+    outcomes = Counter([await checkin_flow.nudge_now(ctx, p, program) for p in targets])
+    if len(targets) == 1 and outcomes["recent"]:
+        last = targets[0].nudged_at
+        assert last is not None
+        return ctx.reply("nudge.recent", id=targets[0].id, when=ctx.rt.when(last, ctx.me),
+                         again=ctx.rt.when(last + checkin_flow.NUDGE_GAP, ctx.me))
     await audit.record(ctx, "nudge", args.words[0], program.id)
-    return ctx.reply("nudge.done", count=sent, skipped=len(targets) - sent)
+    if outcomes["recent"]:
+        return ctx.reply("nudge.done_recent", count=outcomes["sent"], skipped=outcomes["skipped"],
+                         recent=outcomes["recent"])
+    return ctx.reply("nudge.done", count=outcomes["sent"], skipped=outcomes["skipped"])

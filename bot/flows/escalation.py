@@ -110,27 +110,42 @@ async def _post(session: AsyncSession, rt: Runtime, esc: Escalation) -> Message:
     fields.append((rt.t("escalation.field_reason"), esc.reason))
     if esc.pair_id:
         fields.append((rt.t("escalation.field_history"), await checkin_history(session, rt, esc.pair_id)))
+    text = rt.t("escalation.post", id=esc.id, program=program.name, state=await _state(session, rt, esc))
+    return Message(text, tuple(fields), _buttons(rt, esc))
+
+
+async def _state(session: AsyncSession, rt: Runtime, esc: Escalation) -> str:
     if esc.status == EscalationStatus.OPEN:
-        state = rt.t("escalation.state_open")
-    elif esc.status == EscalationStatus.ACKNOWLEDGED:
+        return rt.t("escalation.state_open")
+    if esc.status == EscalationStatus.ACKNOWLEDGED:
         who = await session.get(Member, esc.acked_by_id)
-        state = rt.t("escalation.state_acked", who=who.display_name if who else "?", at=_utc(esc.acked_at))
-    else:
-        who = await session.get(Member, esc.resolved_by_id)
-        state = rt.t(
-            "escalation.state_resolved", who=who.display_name if who else "?", at=_utc(esc.resolved_at),
-            note=esc.resolution,
-        )
-    buttons: tuple[Button, ...] = ()
+        return rt.t("escalation.state_acked", who=who.display_name if who else "?", at=_utc(esc.acked_at))
+    who = await session.get(Member, esc.resolved_by_id)
+    return rt.t("escalation.state_resolved", who=who.display_name if who else "?", at=_utc(esc.resolved_at),
+                note=esc.resolution)
+
+
+def _buttons(rt: Runtime, esc: Escalation) -> tuple[Button, ...]:
+    """What can still be done: open -> Acknowledge, Resolve; acknowledged -> Resolve; resolved -> nothing."""
     if esc.status == EscalationStatus.OPEN:
-        buttons = (
+        return (
             Button(rt.t("button.acknowledge"), "escalation.ack", str(esc.id), "primary"),
             Button(rt.t("button.resolve"), "escalation.resolve", str(esc.id)),
         )
-    elif esc.status == EscalationStatus.ACKNOWLEDGED:
-        buttons = (Button(rt.t("button.resolve"), "escalation.resolve", str(esc.id)),)
-    text = rt.t("escalation.post", id=esc.id, program=program.name, state=state)
-    return Message(text, tuple(fields), buttons)
+    if esc.status == EscalationStatus.ACKNOWLEDGED:
+        return (Button(rt.t("button.resolve"), "escalation.resolve", str(esc.id)),)
+    return ()
+
+
+async def _reminder(session: AsyncSession, rt: Runtime, program: Program, esc: Escalation) -> Message:
+    """The 48-hour reminder; once the escalation moves on, the reminder is edited to say where it stands."""
+    kind = rt.t(f"escalation.kind_{esc.kind}")
+    if esc.status == EscalationStatus.OPEN:
+        text = rt.t("escalation.reminder", id=esc.id, program=program.name, kind=kind)
+    else:
+        text = rt.t("escalation.reminder_now", id=esc.id, program=program.name, kind=kind,
+                    state=await _state(session, rt, esc))
+    return Message(text, buttons=_buttons(rt, esc))
 
 
 def _utc(dt: datetime | None) -> str:
@@ -177,6 +192,11 @@ async def _refresh_post(ctx: Ctx, esc: Escalation, step: str) -> None:
     message = await _post(ctx.session, ctx.rt, esc)
     await notify_coordinators(ctx.session, program, f"escalation:{esc.id}:{step}", message, ctx.now,
                               edits=f"escalation:{esc.id}", pair_id=esc.pair_id)
+    if esc.reminded_at is not None:
+        # The reminder carries buttons too: an old Acknowledge must not stay clickable once acknowledged.
+        await notify_coordinators(ctx.session, program, f"escalation-reminder:{esc.id}:{step}",
+                                  await _reminder(ctx.session, ctx.rt, program, esc), ctx.now,
+                                  edits=f"escalation-reminder:{esc.id}", pair_id=esc.pair_id)
 
 
 async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Escalation:
@@ -326,9 +346,7 @@ async def remind_unacknowledged(rt: Runtime, now: datetime) -> None:
             esc.reminded_at = now
             program = await s.get(Program, esc.program_id)
             assert program is not None
-            message = Message(rt.t("escalation.reminder", id=esc.id, program=program.name,
-                                   kind=rt.t(f"escalation.kind_{esc.kind}")),
-                              buttons=(Button(rt.t("button.acknowledge"), "escalation.ack", str(esc.id), "primary"),))
+            message = await _reminder(s, rt, program, esc)
             await notify_coordinators(s, program, f"escalation-reminder:{esc.id}", message, now, pair_id=esc.pair_id)
 
 

@@ -27,6 +27,16 @@ def starters(lang: str, pair_id: int, count: int = 3) -> list[str]:
     return [pool[(pair_id * count + i) % len(pool)] for i in range(min(count, len(pool)))]
 
 
+def _shared_interests(ctx: Ctx, a: Member, b: Member) -> str:
+    mine, theirs = interests_of(a), interests_of(b)
+    if shared := sorted(set(mine) & set(theirs)):
+        return ", ".join(shared)
+    if mine and theirs:  # both wrote some: show each, so they can find common ground
+        return ctx.t("intro.no_common", a=a.display_name, a_interests=", ".join(mine),
+                     b=b.display_name, b_interests=", ".join(theirs))
+    return ctx.t("intro.no_shared")
+
+
 def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
                   paused: Sequence[Member] = ()) -> Message:
     t = ctx.t
@@ -34,10 +44,9 @@ def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
         head = t("intro.head_peer", a=a.display_name, b=b.display_name, program=program.name)
     else:
         head = t("intro.head", mentor=a.display_name, mentee=b.display_name, program=program.name)
-    shared = sorted(set(interests_of(a)) & set(interests_of(b)))
     due = next_period(program, zones(ctx.rt, a, b), pair.active_since)[1]
     fields = [
-        (t("intro.field_shared"), ", ".join(shared) if shared else t("intro.no_shared")),
+        (t("intro.field_shared"), _shared_interests(ctx, a, b)),
         (t("intro.field_goals", who=a.display_name), a.goals or t("intro.no_goals")),
         (t("intro.field_goals", who=b.display_name), b.goals or t("intro.no_goals")),
         (t("intro.field_first", who=a.display_name), ctx.rt.when(due, a)),

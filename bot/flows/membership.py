@@ -17,7 +17,8 @@ from bot.flows.escalation import raise_escalation
 from bot.messages import Message, Response
 from bot.outbox import enqueue
 from bot.pairs import LIVE, label, members_of, next_checkin, pairs_of, partner_id
-from bot.periods import valid_zone, zone
+from bot import zones
+from bot.periods import zone
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -88,9 +89,7 @@ async def profile(ctx: Ctx, args: Args) -> Response:
         raise UserError("error.profile_words", words=" ".join(args.words))
     me, opts = ctx.me, args.options
     if "tz" in opts:
-        if not valid_zone(opts["tz"]):
-            raise UserError("error.bad_tz", tz=opts["tz"])
-        me.tz = opts["tz"]
+        me.tz = zones.read(opts["tz"])
     if "interests" in opts:
         me.interests = _interests(opts["interests"])
     if "goals" in opts:
@@ -140,12 +139,15 @@ async def status(ctx: Ctx, args: Args) -> Response:
         return ctx.reply("status.not_enrolled")
     lines = [ctx.t("status.head", name=ctx.me.display_name)]
     for e, p in enrollments:
-        lines.append(ctx.t("status.enrolled", program=p.name, role=e.role))
+        if e.role == Role.COORDINATOR:
+            lines.append(ctx.t("status.coordinating", program=p.name))
+        else:
+            lines.append(ctx.t("status.enrolled", program=p.name, role=e.role))
     if ctx.me.paused:
         until = ctx.rt.when(ctx.me.paused_until, ctx.me) if ctx.me.paused_until else ctx.t("status.until_resume")
         lines.append(ctx.t("status.paused", until=until))
     pairs = await pairs_of(ctx.session, ctx.me)
-    if not pairs:
+    if not pairs and any(e.role != Role.COORDINATOR for e, _ in enrollments):  # coordinators are not matched
         lines.append(ctx.t("status.no_pair"))
     for pair in pairs:
         program = await ctx.session.get(Program, pair.program_id)

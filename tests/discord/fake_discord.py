@@ -42,6 +42,9 @@ class Failure:
     times: int
     retry_after: float = 0.01
     after: bool = False  # do the work first, then fail (a reply lost on the way back)
+    body: str | None = None  # served verbatim instead of Discord's JSON error (a proxy's page, nothing at all)
+    content_type: str = "text/html"
+    hang: bool = False  # never answer (until the fake stops): a call that times out
 
 
 @dataclass
@@ -76,6 +79,7 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
         self.url = ""
         for cid, name in ((GENERAL, "general"), (LEADS, "leads"), (PAIRS, "pairs")):
             self.channels[cid] = {"id": str(cid), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": 0,
@@ -96,6 +100,7 @@ class FakeDiscord:
         return self.url + API
 
     async def stop(self) -> None:
+        self._stopping.set()
         for ws in self._sockets:
             await ws.close()
         if self._runner is not None:
@@ -107,9 +112,12 @@ class FakeDiscord:
         return user
 
     def fail(self, method: str, path: str, status: int, code: int = 0, *, times: int = 1,
-             retry_after: float = 0.01, after: bool = False) -> None:
-        """The next `times` calls matching METHOD and the path regex answer `status` with `code`."""
-        self.failures.append(Failure(method, re.compile(path), status, code, times, retry_after, after))
+             retry_after: float = 0.01, after: bool = False, body: str | None = None,
+             content_type: str = "text/html", hang: bool = False) -> None:
+        """The next `times` calls matching METHOD and the path regex answer `status` with `code` (or with
+        `body` as `content_type`, as a proxy in front of Discord might), or never answer when `hang`."""
+        self.failures.append(Failure(method, re.compile(path), status, code, times, retry_after, after, body,
+                                     content_type, hang))
 
     def delete_channel(self, channel_id: int) -> None:
         self.channels.pop(channel_id, None)
@@ -200,6 +208,8 @@ class FakeDiscord:
         self.calls.append(Call(request.method, path, dict(request.query), body))
         try:
             failure = self._failure(request.method, path)
+            if failure is not None and failure.hang:
+                await self._stopping.wait()
             if failure is not None and not failure.after:
                 return _error(failure)
             status, payload = self._route(request.method, path, body, request.headers)
@@ -347,6 +357,9 @@ def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> w
 
 
 def _error(failure: Failure) -> web.Response:
+    if failure.body is not None:
+        return web.Response(body=failure.body.encode(), status=failure.status,
+                            headers={"Content-Type": failure.content_type})
     if failure.status == 429:
         # discord.py treats a 429 without Via as a Cloudflare ban, as Discord's own come through Google's proxy.
         return _json({"message": "You are being rate limited.", "retry_after": failure.retry_after, "global": False},

@@ -57,6 +57,7 @@ async def test_mentions_and_channels_reach_the_core_resolved(
     running: Running, fake: FakeDiscord, people: People, cast: Cast
 ) -> None:
     await setup_program(people, cast)
+    await people.command(cast.rita, "help")  # mentorbot adds only people it has met
     reply = await people.command(cast.carol, "coordinators", action="add", person=cast.rita)
     assert "Rita" in reply.text
     listed = await people.command(cast.rita, "coordinators")

@@ -35,6 +35,9 @@ class Failure:
     retry_after: float | None = None
     times: int = 1
     when: Callable[[Params], bool] = lambda params: True
+    # A body that is not Slack's JSON (a proxy's error page, a truncated answer), served verbatim.
+    body: str | None = None
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -79,9 +82,12 @@ class FakeSlack:
         return user
 
     def fail(self, method: str, *, status: int = 200, error: str | None = None, retry_after: float | None = None,
-             times: int = 1, when: Callable[[Params], bool] = lambda params: True) -> None:
-        """Answer the next `times` matching calls of `method` with this failure."""
-        self.failures.setdefault(method, []).append(Failure(status, error, retry_after, times, when))
+             times: int = 1, when: Callable[[Params], bool] = lambda params: True, body: str | None = None,
+             content_type: str = "application/json") -> None:
+        """Answer the next `times` matching calls of `method` with this failure; `body` (with `content_type`)
+        replaces Slack's {"ok": false, ...} with whatever a proxy or a broken upstream might send."""
+        self.failures.setdefault(method, []).append(
+            Failure(status, error, retry_after, times, when, body, content_type))
 
     async def start(self) -> str:
         app = web.Application()
@@ -156,6 +162,9 @@ class FakeSlack:
             if failure.times > 0 and failure.when(params):
                 failure.times -= 1
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                if failure.body is not None:
+                    return web.Response(body=failure.body.encode(), status=failure.status,
+                                        headers={**headers, "Content-Type": failure.content_type})
                 body = {"ok": False, "error": failure.error or ("ratelimited" if failure.status == 429 else "fatal")}
                 return web.json_response(body, status=failure.status, headers=headers)
         if (wait := self._rate_limited(method, params)) is not None:

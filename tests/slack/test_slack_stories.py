@@ -140,3 +140,22 @@ async def test_report_a_problem_button_opens_a_private_form(slack: Slack, clock:
     async with slack.bot.db.transaction() as s:
         esc = (await s.exec(select(Escalation))).one()
     assert esc.reason == "Alice never shows up"
+
+
+async def test_an_escalation_reminder_is_edited_as_the_escalation_moves_on(slack: Slack, clock: ManualClock) -> None:
+    await setup_pair(slack)
+    await slack.command("UALICE", "problem Bob never shows up")
+    await advance(slack.bot, clock, START + timedelta(hours=49))
+    await slack.deliver()
+    reminder = slack.find(LEADS, "Reminder: escalation #1")
+
+    def labels() -> list[str]:
+        return [e["text"]["text"] for b in reminder.blocks if b["type"] == "actions" for e in b["elements"]]
+
+    assert labels() == ["Acknowledge", "Resolve"]
+    await slack.click("UCAROL", reminder, "Acknowledge")
+    await slack.deliver()
+    assert "Now acknowledged by Carol" in text_of(reminder.blocks) and labels() == ["Resolve"]
+    await slack.command("UCAROL", "resolve 1 talked to both")
+    await slack.deliver()
+    assert "Now resolved by Carol" in text_of(reminder.blocks) and labels() == []

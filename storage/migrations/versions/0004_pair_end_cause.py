@@ -1,15 +1,15 @@
 """pair end cause: why a pair ended, as a typed column; filled for pairs that already ended
 
-Revision ID: 0003_pair_end_cause
-Revises: 0002
+Revision ID: 0004_pair_end_cause
+Revises: 0003_count
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_pair_end_cause'
-down_revision: str | None = '0002'
+revision: str = '0004_pair_end_cause'
+down_revision: str | None = '0003_count'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
