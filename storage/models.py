@@ -159,6 +159,8 @@ class Pair(SQLModel, table=True):
     # Check-ins are planned only for periods due after this moment (start or resume).
     active_since: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a pause last ended: periods due before it never count as missed (bot/flows/checkin.py).
+    resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The last `/mentor nudge` by hand: a coordinator's nudge within 12 hours of it posts nothing.
     nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

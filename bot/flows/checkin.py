@@ -43,9 +43,9 @@ NudgeOutcome = Literal["sent", "skipped", "recent"]
 
 
 def was_paused(pair: Pair, checkin: Checkin) -> bool:
-    """Whether the pair was paused at some point of this check-in's period: paused now, or resumed
-    after it was due (a pair only plans periods due after it became active)."""
-    return pair.status == PairStatus.PAUSED or checkin.due_at < pair.active_since
+    """Whether this check-in's period does not count for the pair's record: the pair is paused now,
+    or the period was due before its last pause ended (counting starts afresh after a pause)."""
+    return pair.status == PairStatus.PAUSED or (pair.resumed_at is not None and checkin.due_at < pair.resumed_at)
 
 
 def nudge_key(pair_id: int, period: str) -> str:
@@ -430,7 +430,7 @@ async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
 
 async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, program: Program, pair: Pair) -> None:
     """Raise a not-meeting escalation after `missed_threshold` bad periods in a row, counting only
-    periods since the pair was last (re)activated: nothing from before or during a pause counts."""
+    periods since the pair's last pause ended: nothing from before or during a pause counts."""
     if pair.status != PairStatus.ACTIVE:
         return
     threshold = max(program.missed_threshold, 1)

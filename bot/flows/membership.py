@@ -209,6 +209,7 @@ async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -
             pair.status = PairStatus.ACTIVE
             # A pair made while paused keeps its first-meeting lead when the pause ends early.
             pair.active_since = max(pair.active_since, now)
+            pair.resumed_at = now
         if partner is not None:  # the pause told them "I'll let you know when they resume"
             await enqueue(
                 s, key=f"resumed-partner:{pair.id}:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,

@@ -1,4 +1,5 @@
-"""pair end cause: why a pair ended, as a typed column; filled for pairs that already ended
+"""pair end cause: why a pair ended, as a typed column, filled for pairs that already ended; and
+when a pair's pause last ended
 
 Revision ID: 0004_pair_end_cause
 Revises: 0003_count
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import storage.models
 
 revision: str = '0004_pair_end_cause'
 down_revision: str | None = '0003_count'
@@ -35,10 +38,12 @@ def upgrade() -> None:
     with op.batch_alter_table('pair', schema=None) as batch_op:
         batch_op.add_column(sa.Column('end_cause', sa.Enum(*CAUSES, native_enum=False, length=16,
                                                            create_constraint=False), nullable=True))
+        batch_op.add_column(sa.Column('resumed_at', storage.models.UTCDateTime(timezone=True), nullable=True))
     for cause, condition in BACKFILL:
         op.execute(f"UPDATE pair SET end_cause = '{cause}' WHERE status = 'ended' AND end_cause IS NULL AND {condition}")
 
 
 def downgrade() -> None:
     with op.batch_alter_table('pair', schema=None) as batch_op:
+        batch_op.drop_column('resumed_at')
         batch_op.drop_column('end_cause')
