@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import zones
+from bot import safeguards, zones
 from bot.context import Runtime
 from bot.directory import coordinated_programs, find_workspace, known_member, programs_of
 from bot.pairs import LIVE, label, pairs_of
@@ -89,10 +89,11 @@ async def escalations(rt: Runtime, platform: str, workspace: str, user_id: str, 
             select(Escalation).where(col(Escalation.program_id).in_(list(programs_by_id)),
                                      Escalation.status != EscalationStatus.RESOLVED).order_by(col(Escalation.id))
         )).all()
+        own = {pid for p in programs_by_id.values() for pid in await safeguards.own_pair_ids(s, me, p)}
         labelled = [
             (e.id, rt.t("escalation.choice", id=e.id, program=programs_by_id[e.program_id].name,
                         kind=rt.t(f"escalation.kind_{e.kind}")))
-            for e in rows
+            for e in rows if e.pair_id not in own  # not even the kind of one about their own pair
         ]
     return [(eid, text) for eid, text in labelled if eid is not None and _matches(typed, text)][:LIMIT]
 

@@ -51,6 +51,16 @@ class PairStatus(StrEnum):
     ENDED = "ended"
 
 
+class PairEndCause(StrEnum):
+    """Why a pair ended; the never-again rule (bot/safeguards.py) reads it."""
+
+    PROBLEM = "problem"  # a member reported a problem about the pair
+    LOW_RATING = "low_rating"  # a check-in was rated 2 or less
+    REMATCH = "rematch"  # a member asked for a new match
+    UNPAIR = "unpair"  # a coordinator ended it, with nothing above on record
+    LEFT = "left"  # a member left the program or the workspace
+
+
 class CheckinStatus(StrEnum):
     DUE = "due"  # planned, nudge queued
     MET = "met"
@@ -142,11 +152,15 @@ class Pair(SQLModel, table=True):
     kind: str = Field(default="mentorship", max_length=16)  # mentorship | peer
     status: str = Field(default=PairStatus.ACTIVE, max_length=16, index=True)
     end_reason: str | None = Field(default=None, max_length=1000)
+    end_cause: PairEndCause | None = Field(default=None, sa_type=sa.Enum(
+        PairEndCause, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
     conversation_ref: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Check-ins are planned only for periods due after this moment (start or resume).
     active_since: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a pause last ended: periods due before it never count as missed (bot/flows/checkin.py).
+    resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The last `/mentor nudge` by hand: a coordinator's nudge within 12 hours of it posts nothing.
     nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

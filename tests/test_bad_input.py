@@ -58,6 +58,8 @@ MET = NUDGED + "@alice click We met\n"  # check-in 1 answered by alice
 RATED = MET + "@alice click 5\n@alice cancel\n"  # feedback 1: alice rated check-in 1 5/5
 ESCALATED = PAIRED + '@alice /mentor problem "he never shows up"\n'  # escalation #1, open
 RESOLVED = ESCALATED + "@carol /mentor resolve 1 talked to both\n"
+# bob is a coordinator too, and escalation #1 is about his own pair.
+OWN_ESCALATED = PAIRED + '@carol /mentor coordinators add @bob\n@alice /mentor problem "he never shows up"\n'
 REMATCH = PAIRED + "@alice /mentor rematch not a good fit\n"
 PAUSED = PAIRED + "@bob /mentor pause\n"
 ENDED = PAIRED + "@carol /mentor unpair 1 schedules never matched\n"
@@ -204,6 +206,9 @@ CASES = [
     case(SETUP + "@erin /mentor join mentor\n", "@carol /mentor pair @bob @erin",
          "bob is a mentor and erin is a mentor", id="pair-two-mentors"),
     case(PAIRED, "@carol /mentor pair @bob @alice", "already paired (#1)", id="pair-twice"),
+    case(ENDED, "@carol /mentor pair @bob @alice", "were paired before (#1)", "after a coordinator's unpair",
+         '/mentor pair @bob @alice --force "reason"', id="pair-never-again"),
+    case(ENDED, '@carol /mentor pair @bob @alice --force ""', "--force needs a reason", id="pair-force-no-reason"),
     case(PAIRED + "@erin /mentor join mentee\n", "@carol /mentor pair @bob @erin",
          "bob already has 1 pair(s), their limit", "/mentor profile --capacity N", id="pair-over-capacity"),
     # --- options ----------------------------------------------------------------------------
@@ -314,6 +319,9 @@ CASES = [
     case(ESCALATED, "@carol /mentor resolve 99 done", "There is no escalation #99", id="resolve-unknown-escalation"),
     case(RESOLVED, "@carol /mentor ack 1", "Escalation #1 is already resolved", outcome=ANSWERED,
          id="ack-resolved"),
+    case(OWN_ESCALATED, "@bob /mentor ack 1", "Escalation #1 is about your own pair", "another coordinator",
+         id="ack-own-pair"),
+    case(OWN_ESCALATED, "@bob /mentor resolve 1 sorted", "about your own pair", id="resolve-own-pair"),
     case(RESOLVED, "@carol /mentor resolve 1 again", "Escalation #1 is already resolved", outcome=ANSWERED,
          id="resolve-twice"),
     # --- a member without a (suitable) pair -------------------------------------------------
@@ -358,6 +366,9 @@ CASES = [
          id="acknowledge-by-member"),
     case(ESCALATED, Click("bob", "escalation.resolve", "1"), "Only coordinators of Spring can use /mentor resolve",
          id="resolve-button-by-member"),
+    case(OWN_ESCALATED, Click("bob", "escalation.ack", "1"), "about your own pair", id="acknowledge-own-pair"),
+    case(OWN_ESCALATED, Click("bob", "escalation.resolve", "1"), "about your own pair",
+         id="resolve-button-own-pair"),
     case(SETUP, Click("bob", "checkin.bogus", "1"), "That button or form is out of date", "/mentor status",
          id="unknown-action-id"),
     case(NUDGED, Click("alice", "checkin.met", "abc"), "out of date", id="checkin-value-not-a-number"),
@@ -381,6 +392,8 @@ CASES = [
          id="resolve-form-blank-note"),
     case(ESCALATED, Submit("bob", RESOLVE_FORM, "1", {"note": "done"}),
          "Only coordinators of Spring can use /mentor resolve", id="resolve-form-by-member"),
+    case(OWN_ESCALATED, Submit("bob", RESOLVE_FORM, "1", {"note": "done"}), "about your own pair",
+         id="resolve-form-own-pair"),
     case(SETUP, Submit("bob", "no.such.form", "1", {}), "out of date", id="unknown-form"),
 ]
 

@@ -268,11 +268,11 @@ class MentorGroup(app_commands.Group):
         await run(interaction, command_line("channel", channel_mention(channel), pairs=pairs, program=program))
 
     @app_commands.command(name="pair", description=_describe("pair"))
-    @app_commands.describe(mentor=_opt("mentor"), mentee=_opt("mentee"), program=_opt("program"))
+    @app_commands.describe(mentor=_opt("mentor"), mentee=_opt("mentee"), force=_opt("force"), program=_opt("program"))
     @app_commands.autocomplete(program=_programs)
     async def pair(self, interaction: discord.Interaction[Any], mentor: discord.Member, mentee: discord.Member,
-                   program: str | None = None) -> None:
-        await run(interaction, command_line("pair", mention(mentor), mention(mentee), program=program))
+                   force: str | None = None, program: str | None = None) -> None:
+        await run(interaction, command_line("pair", mention(mentor), mention(mentee), force=force, program=program))
 
     @app_commands.command(name="unpair", description=_describe("unpair"))
     @app_commands.describe(pair=_opt("unpair_pair"), reason=_opt("unpair_reason"), program=_opt("program"))

@@ -48,7 +48,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(("program", "list"), coordinator.program_list),
     Subcommand(("coordinators",), coordinator.coordinators, True, P),
     Subcommand(("channel",), coordinator.channel, True, P, frozenset({"pairs"})),
-    Subcommand(("pair",), coordinator.pair, True, P),
+    Subcommand(("pair",), coordinator.pair, True, P | {"force"}),
     Subcommand(("unpair",), coordinator.unpair, True, P),
     Subcommand(("pairs",), coordinator.pairs, True, P, frozenset({"at-risk", "all"})),
     Subcommand(("people",), coordinator.people, True, P, frozenset({"unmatched"})),

@@ -42,6 +42,12 @@ BAD: tuple[str, ...] = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
 NudgeOutcome = Literal["sent", "skipped", "recent"]
 
 
+def was_paused(pair: Pair, checkin: Checkin) -> bool:
+    """Whether this check-in's period does not count for the pair's record: the pair is paused now,
+    or the period was due before its last pause ended (counting starts afresh after a pause)."""
+    return pair.status == PairStatus.PAUSED or (pair.resumed_at is not None and checkin.due_at < pair.resumed_at)
+
+
 def nudge_key(pair_id: int, period: str) -> str:
     return f"nudge:{pair_id}:{period}"
 
@@ -380,15 +386,21 @@ async def close_periods(rt: Runtime, now: datetime) -> None:
         closed: dict[int, tuple[Pair, Program]] = {}
         rows = []
         for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
-            checkin.status = CheckinStatus.MISSED
+            paused = was_paused(pair, checkin)
             rows.append(
                 outbox_row(
                     key=f"closed:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
                     dest_kind="pair", target=pair.id,  # type: ignore[arg-type]
-                    message=Message(rt.t("checkin.closed_missed", period=checkin.period)), now=now,
+                    message=Message(rt.t("checkin.closed_paused" if paused else "checkin.closed_missed",
+                                         period=checkin.period)), now=now,
                     edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
                 )
             )
+            if paused:
+                # A pause is not a missed meeting: the period leaves no record to count toward an escalation.
+                await s.delete(checkin)
+                continue
+            checkin.status = CheckinStatus.MISSED
             if pair.status == PairStatus.ACTIVE:
                 closed[pair.id] = (pair, program)  # type: ignore[index]
         await enqueue_rows(s, rows)
@@ -417,9 +429,12 @@ async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
 
 
 async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, program: Program, pair: Pair) -> None:
-    """Raise a not-meeting escalation after `missed_threshold` bad periods in a row."""
+    """Raise a not-meeting escalation after `missed_threshold` bad periods in a row, counting only
+    periods since the pair's last pause ended: nothing from before or during a pause counts."""
+    if pair.status != PairStatus.ACTIVE:
+        return
     threshold = max(program.missed_threshold, 1)
-    recent = await recent_checkins(s, pair.id, threshold)  # type: ignore[arg-type]
+    recent = [c for c in await recent_checkins(s, pair.id, threshold) if not was_paused(pair, c)]  # type: ignore[arg-type]
     if len(recent) < threshold or any(c.status not in BAD for c in recent):
         return
     if await open_escalation(s, pair.id, EscalationKind.NOT_MEETING):  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlmodel import col, func, select
 
-from bot import audit
+from bot import audit, safeguards
 from bot.access import coordinator_program
 from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx
@@ -28,6 +28,7 @@ from storage.models import (
     EscalationStatus,
     Member,
     Pair,
+    PairEndCause,
     PairStatus,
     Program,
     Role,
@@ -180,12 +181,19 @@ async def _live_pair_count(ctx: Ctx, program: Program, member: Member) -> int:
 
 
 async def pair(ctx: Ctx, args: Args) -> Response:
-    """`/mentor pair @mentor @mentee` (or two peers): introduce them."""
+    """`/mentor pair @mentor @mentee [--force REASON]` (or two peers): introduce them."""
     program = await coordinator_program(ctx, args, "pair")
-    if len(args.words) != 2:
+    words, force = args.words, args.options.get("force")
+    if force is not None:
+        # `--force they asked for it` without quotes: the words after the two people are the reason.
+        force = " ".join([force, *words[2:]]).strip()
+        words = words[:2]
+        if not force:
+            raise UserError("error.force_needs_reason")
+    if len(words) != 2:
         raise UserError("error.pair_usage")
-    a = await member_from_token(ctx.session, ctx.ws, args.words[0])
-    b = await member_from_token(ctx.session, ctx.ws, args.words[1])
+    a = await member_from_token(ctx.session, ctx.ws, words[0])
+    b = await member_from_token(ctx.session, ctx.ws, words[1])
     if a.id == b.id:
         raise UserError("error.pair_self")
     ea, eb = await _enrollment(ctx, program, a), await _enrollment(ctx, program, b)
@@ -214,9 +222,20 @@ async def pair(ctx: Ctx, args: Args) -> Response:
         raise UserError("error.at_capacity", name=a.display_name, capacity=ea.capacity)
     if await _live_pair_count(ctx, program, b) >= eb.capacity:
         raise UserError("error.at_capacity", name=b.display_name, capacity=eb.capacity)
-    new = await start_pair(ctx, program, a, b, kind)
+    earlier = await safeguards.check_never_again(ctx.session, ctx.rt, a, b, force)
+    paused = safeguards.paused_among(a, b)
+    new = await start_pair(ctx, program, a, b, kind, paused=paused)
     await audit.record(ctx, "pair", f"#{new.id} {a.display_name} & {b.display_name}", program.id)
-    return ctx.reply("pair.created", id=new.id, a=a.display_name, b=b.display_name)
+    if earlier is not None:
+        await audit.record(ctx, "pair.force", f"#{new.id} {a.display_name} & {b.display_name} after #{earlier.id} "
+                           f"({earlier.end_cause}): {force}", program.id)
+    lines = [ctx.t("pair.created", id=new.id, a=a.display_name, b=b.display_name)]
+    if earlier is not None:
+        lines.append(ctx.t("pair.forced", id=earlier.id))
+    for member in paused:
+        until = ctx.rt.when(member.paused_until, ctx.me) if member.paused_until else ctx.t("pair.until_resume")
+        lines.append(ctx.t("pair.paused_warning", name=member.display_name, until=until, id=new.id))
+    return Response([Message("\n".join(lines))])
 
 
 async def unpair(ctx: Ctx, args: Args) -> Response:
@@ -228,7 +247,8 @@ async def unpair(ctx: Ctx, args: Args) -> Response:
     if target.status == PairStatus.ENDED:
         raise UserError("error.already_ended", id=target.id)
     reason = args.rest(1)
-    await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)))
+    await end_pair(ctx.session, ctx.rt, ctx.now, target, reason, list(await members_of(ctx.session, target)),
+                   PairEndCause.UNPAIR)
     await audit.record(ctx, "unpair", f"#{target.id}: {reason}", program.id)
     return ctx.reply("pair.unpaired", id=target.id)
 
@@ -243,18 +263,25 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
         (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(statuses))
                                 .order_by(col(Pair.id)))).all()
     )
-    risky = await at_risk_pairs(ctx.session, ctx.rt, program)
+    # A coordinator's own pairs are not listed: their ratings and risk are for the other coordinators.
+    own = await safeguards.own_pair_ids(ctx.session, ctx.me, program)
+    hidden = safeguards.hidden_of(p.id for p in rows if p.id in own)
+    rows = [p for p in rows if hidden.keeps(p.id)]
+    risky = await at_risk_pairs(ctx.session, ctx.rt, program, hidden)
     if "at-risk" in args.flags:
         rows = [p for p in rows if p.id in risky]
+    left_out = [ctx.t("pairs.hidden", pairs=hidden.label())] if hidden.pair_ids else []
     if not rows:
         if "at-risk" in args.flags:
-            return ctx.reply("pairs.none_at_risk", program=program.name)
+            return Response([Message("\n".join([ctx.t("pairs.none_at_risk", program=program.name), *left_out]))])
+        if left_out:
+            return Response([Message(left_out[0])])
         any_pair = (await ctx.session.exec(select(Pair.id).where(Pair.program_id == program.id).limit(1))).first()
         return ctx.reply("pairs.none_live" if any_pair else "pairs.none", program=program.name)
     lines = [ctx.t("pairs.head", program=program.name, count=len(rows))]
     for p in rows:
         lines.append(await pair_line(ctx.session, ctx.rt, p, risky.get(p.id)))  # type: ignore[arg-type]
-    return Response([Message("\n".join(lines))])
+    return Response([Message("\n".join([*lines, *left_out]))])
 
 
 async def people(ctx: Ctx, args: Args) -> Response:
@@ -292,14 +319,21 @@ async def escalations(ctx: Ctx, args: Args) -> Response:
     stmt = select(Escalation).where(Escalation.program_id == program.id)
     if "all" not in args.flags:
         stmt = stmt.where(Escalation.status != EscalationStatus.RESOLVED)
-    rows = (await ctx.session.exec(stmt.order_by(col(Escalation.id)))).all()
+    every = (await ctx.session.exec(stmt.order_by(col(Escalation.id)))).all()
+    # Escalations about the coordinator's own pair are the other coordinators' to see and handle.
+    hidden = await safeguards.hidden_from(ctx.session, ctx.me, program)
+    rows = [e for e in every if hidden.keeps(e.pair_id)]
+    left_out = ctx.t("escalations.hidden", count=len(every) - len(rows)) if len(rows) < len(every) else None
     if not rows:
-        return ctx.reply("escalations.none", program=program.name)
+        return ctx.reply("escalations.none", program=program.name) if left_out is None else \
+            Response([Message(left_out)])
     lines = [ctx.t("escalations.head", program=program.name, count=len(rows))]
     for e in rows:
         lines.append(ctx.t("escalations.line", id=e.id, kind=ctx.t(f"escalation.kind_{e.kind}"),
                            status=ctx.t(f"escalation.status_{e.status}"), pair=f"#{e.pair_id}" if e.pair_id else "-",
                            opened=e.opened_at.strftime("%Y-%m-%d"), reason=e.reason[:120]))
+    if left_out:
+        lines.append(left_out)
     return Response([Message("\n".join(lines))])
 
 

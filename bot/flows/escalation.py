@@ -3,13 +3,14 @@ posted to the coordinators, acknowledged and resolved by them. Never shown to th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
+from bot import audit, safeguards
 from bot.access import member_program
 from bot.commands.parser import Args, as_id
 from bot.context import Ctx, Runtime
@@ -30,6 +31,7 @@ from storage.models import (
     Role,
 )
 
+log = logging.getLogger(__name__)
 ACK_WITHIN = timedelta(hours=48)
 REPORT_FORM = "escalation.report"
 RESOLVE_FORM = "escalation.resolve"
@@ -38,9 +40,11 @@ RESOLVE_FORM = "escalation.resolve"
 async def coordinator_targets(
     session: AsyncSession, program: Program, pair_id: int | None = None
 ) -> list[tuple[str, str]]:
-    """Where coordinator notices go: the coordinators' channel, else each coordinator by DM, except
-    a coordinator who is in the pair the notice is about (their partner's report is not for them)."""
-    if program.channel_ref:
+    """Where coordinator notices go: the coordinators' channel, else each coordinator by DM. A notice
+    about a pair never reaches a coordinator who is in it (their partner's report is not for them):
+    it goes by DM to the other coordinators instead of the channel, which that coordinator can read."""
+    pair = await session.get(Pair, pair_id) if pair_id else None
+    if program.channel_ref and (pair is None or not await safeguards.coordinators_in(session, program, pair)):
         return [("channel", program.channel_ref)]
     return await _coordinator_dms(session, program, pair_id)
 
@@ -54,10 +58,20 @@ async def _coordinator_dms(session: AsyncSession, program: Program, pair_id: int
                 Enrollment.program_id == program.id,
                 Enrollment.role == Role.COORDINATOR,
                 col(Enrollment.active).is_(True),
-            )
+            ).order_by(col(Enrollment.member_id))
         )
     ).all()
-    return [("user", str(i)) for i in ids if i not in in_the_pair]
+    others = [i for i in ids if i not in in_the_pair]
+    if not others and pair is not None:
+        # The pair's coordinator runs the program alone: the workspace admins step in.
+        admins = (await session.exec(select(Member.id).where(Member.workspace_id == program.workspace_id,
+                                                             col(Member.is_admin).is_(True))
+                                     .order_by(col(Member.id)))).all()
+        others = [i for i in admins if i is not None and i not in in_the_pair]
+        if not others:
+            log.warning("escalation about pair %s of program %s has no coordinator outside the pair to go to",
+                        pair.id, program.id)
+    return [("user", str(i)) for i in others]
 
 
 async def notify_coordinators(
@@ -198,6 +212,8 @@ async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Esc
         raise UserError("error.unknown_escalation", id=esc_id)
     if not await is_coordinator(ctx.session, ctx.me, program):
         raise UserError("error.not_coordinator", command=command, program=program.name)
+    if esc.pair_id in await safeguards.own_pair_ids(ctx.session, ctx.me, program):
+        raise UserError("error.own_pair_escalation", id=esc.id, command=command, program=program.name)
     return esc
 
 

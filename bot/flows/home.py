@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import safeguards
 from bot.context import Runtime
 from bot.directory import coordinated_programs, known_member
 from bot.messages import Message
@@ -38,7 +39,7 @@ async def home_messages(rt: Runtime, now: datetime, platform: str, workspace: st
         messages = [Message(rt.t("home.head", name=me.display_name))]
         messages += await _member_part(s, rt, now, me)
         for program in await coordinated_programs(s, me, ws):
-            messages += await _program_part(s, rt, program)
+            messages += await _program_part(s, rt, program, me)
         return messages
 
 
@@ -74,15 +75,17 @@ async def _member_part(s: AsyncSession, rt: Runtime, now: datetime, me: Member) 
     return out
 
 
-async def _program_part(s: AsyncSession, rt: Runtime, program: Program) -> list[Message]:
+async def _program_part(s: AsyncSession, rt: Runtime, program: Program, me: Member) -> list[Message]:
     people = (await s.exec(select(func.count()).select_from(Enrollment).where(
         Enrollment.program_id == program.id, Enrollment.role != Role.COORDINATOR,
         col(Enrollment.active).is_(True)))).one()
     by_status = dict((await s.exec(select(Pair.status, func.count()).where(Pair.program_id == program.id)
                                    .group_by(col(Pair.status)))).all())
-    escalations = list((await s.exec(select(Escalation).where(
+    # Escalations about the coordinator's own pair are for the other coordinators.
+    hidden = await safeguards.hidden_from(s, me, program)
+    escalations = [e for e in (await s.exec(select(Escalation).where(
         Escalation.program_id == program.id, Escalation.status != EscalationStatus.RESOLVED,
-    ).order_by(col(Escalation.opened_at)))).all())
+    ).order_by(col(Escalation.opened_at)))).all() if hidden.keeps(e.pair_id)]
     fields = (
         (rt.t("home.field_people"), str(people)),
         (rt.t("home.field_active"), str(by_status.get(PairStatus.ACTIVE, 0))),

@@ -3,6 +3,7 @@ what they share, how check-ins work, three conversation starters and the first c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import prompts
@@ -36,7 +37,8 @@ def _shared_interests(ctx: Ctx, a: Member, b: Member) -> str:
     return ctx.t("intro.no_shared")
 
 
-def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member) -> Message:
+def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
+                  paused: Sequence[Member] = ()) -> Message:
     t = ctx.t
     if pair.kind == "peer":
         head = t("intro.head_peer", a=a.display_name, b=b.display_name, program=program.name)
@@ -50,6 +52,10 @@ def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member) 
         (t("intro.field_first", who=a.display_name), ctx.rt.when(due, a)),
         (t("intro.field_first", who=b.display_name), ctx.rt.when(due, b)),
     ]
+    if paused:  # no date to promise: check-ins start when the paused member resumes
+        when = t("intro.first_paused", who=" & ".join(m.display_name for m in paused))
+        fields[-2:] = [(t("intro.field_first", who=a.display_name), when),
+                       (t("intro.field_first", who=b.display_name), when)]
     how = t(
         "intro.how",
         cadence=t(f"cadence.{program.cadence}"),
@@ -61,14 +67,16 @@ def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member) 
     return Message(text, tuple(fields))
 
 
-async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str) -> Pair:
-    """Create an active pair and queue its introduction, in the caller's transaction."""
+async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str,
+                     paused: Sequence[Member] = ()) -> Pair:
+    """Create a pair and queue its introduction, in the caller's transaction; with someone in it
+    `paused`, the pair starts paused and its check-ins start when they resume."""
     pair = Pair(
         program_id=program.id,  # type: ignore[arg-type]
         member_a_id=a.id,  # type: ignore[arg-type]
         member_b_id=b.id,  # type: ignore[arg-type]
         kind=kind,
-        status=PairStatus.ACTIVE,
+        status=PairStatus.PAUSED if paused else PairStatus.ACTIVE,
         created_at=ctx.now,
         active_since=ctx.now + FIRST_CHECKIN_LEAD,
     )
@@ -81,7 +89,7 @@ async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str
         program_id=program.id,
         dest_kind="pair",
         target=pair.id,  # type: ignore[arg-type]
-        message=intro_message(ctx, program, pair, a, b),
+        message=intro_message(ctx, program, pair, a, b, paused),
         now=ctx.now,
     )
     return pair

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import safeguards
 from bot.access import member_program
 from bot.commands.parser import Args, as_int_in
 from bot.context import Ctx, Runtime
@@ -25,6 +26,7 @@ from storage.models import (
     EscalationKind,
     Member,
     Pair,
+    PairEndCause,
     PairStatus,
     Program,
     Role,
@@ -205,7 +207,9 @@ async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -
         partner = await s.get(Member, partner_id(pair, member.id))
         if partner is not None and not partner.paused:
             pair.status = PairStatus.ACTIVE
-            pair.active_since = now
+            # A pair made while paused keeps its first-meeting lead when the pause ends early.
+            pair.active_since = max(pair.active_since, now)
+            pair.resumed_at = now
         if partner is not None:  # the pause told them "I'll let you know when they resume"
             await enqueue(
                 s, key=f"resumed-partner:{pair.id}:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,
@@ -244,8 +248,11 @@ async def next_auto_resume(rt: Runtime, now: datetime) -> datetime | None:
         return (await s.exec(stmt.order_by(col(Member.paused_until)).limit(1))).first()
 
 
-async def end_pair(s: AsyncSession, rt: Runtime, now: datetime, pair: Pair, reason: str, notify: list[Member]) -> None:
-    """End a pair and tell the given members, neutrally (reasons stay with the coordinators)."""
+async def end_pair(s: AsyncSession, rt: Runtime, now: datetime, pair: Pair, reason: str, notify: list[Member],
+                   ended_by: PairEndCause) -> None:
+    """End a pair and tell the given members, neutrally (reasons stay with the coordinators).
+    `ended_by` is how it ended (unpair, left); the stored cause may be graver (see bot/safeguards.py)."""
+    pair.end_cause = await safeguards.end_cause(s, pair, ended_by)
     pair.status, pair.end_reason, pair.ended_at = PairStatus.ENDED, reason[:1000], now
     program = await s.get(Program, pair.program_id)
     assert program is not None
@@ -283,7 +290,7 @@ async def _leave_program(s: AsyncSession, rt: Runtime, now: datetime, me: Member
         partner = await s.get(Member, partner_id(pair, me.id))
         assert partner is not None
         reason = rt.t("pair.left_reason", who=me.display_name)
-        await end_pair(s, rt, now, pair, reason, [partner])
+        await end_pair(s, rt, now, pair, reason, [partner], PairEndCause.LEFT)
         await raise_escalation(
             s, rt, now, program=program, kind=EscalationKind.REMATCH, pair=pair,
             reason=rt.t("escalation.left_reason", who=me.display_name, partner=partner.display_name),

@@ -8,15 +8,18 @@ from datetime import datetime, time, timedelta
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import safeguards
 from bot.access import coordinator_program
 from bot.commands.parser import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.flows.checkin import BAD
-from bot.flows.escalation import coordinator_targets, notify_coordinators
+from bot.flows.escalation import coordinator_targets
 from bot.messages import Message, Response
+from bot.outbox import enqueue_rows, outbox_row
 from bot.pairs import LIVE, label
 from bot.periods import zone
+from bot.safeguards import NOTHING_HIDDEN, Hidden
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -24,6 +27,7 @@ from storage.models import (
     Escalation,
     EscalationStatus,
     Feedback,
+    Member,
     Outbox,
     OutboxStatus,
     Pair,
@@ -35,8 +39,9 @@ from storage.models import (
 DIGEST_AT = time(9, 0)
 
 
-async def _closed_checkins(s: AsyncSession, program: Program) -> dict[int, list[Checkin]]:
-    """Answered or missed check-ins per pair, newest first."""
+async def _closed_checkins(s: AsyncSession, program: Program,
+                           hidden: Hidden = NOTHING_HIDDEN) -> dict[int, list[Checkin]]:
+    """Answered or missed check-ins per pair, newest first, without the `hidden` pairs."""
     stmt = (
         select(Checkin).join(Pair, col(Pair.id) == col(Checkin.pair_id))
         .where(Pair.program_id == program.id, Checkin.status != CheckinStatus.DUE)
@@ -44,12 +49,13 @@ async def _closed_checkins(s: AsyncSession, program: Program) -> dict[int, list[
     )
     out: dict[int, list[Checkin]] = defaultdict(list)
     for c in (await s.exec(stmt)).all():
-        out[c.pair_id].append(c)
+        if hidden.keeps(c.pair_id):
+            out[c.pair_id].append(c)
     return out
 
 
-async def _ratings(s: AsyncSession, program: Program) -> dict[int, list[int]]:
-    """Ratings per pair, newest first."""
+async def _ratings(s: AsyncSession, program: Program, hidden: Hidden = NOTHING_HIDDEN) -> dict[int, list[int]]:
+    """Ratings per pair, newest first, without the `hidden` pairs."""
     stmt = (
         select(Checkin.pair_id, Feedback.rating).join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
         .join(Pair, col(Pair.id) == col(Checkin.pair_id)).where(Pair.program_id == program.id)
@@ -57,15 +63,18 @@ async def _ratings(s: AsyncSession, program: Program) -> dict[int, list[int]]:
     )
     out: dict[int, list[int]] = defaultdict(list)
     for pair_id, rating in (await s.exec(stmt)).all():
-        out[pair_id].append(rating)
+        if hidden.keeps(pair_id):
+            out[pair_id].append(rating)
     return out
 
 
-async def at_risk_pairs(s: AsyncSession, rt: Runtime, program: Program) -> dict[int, str]:
-    """Live pairs that need a coordinator's eye, each with why."""
+async def at_risk_pairs(s: AsyncSession, rt: Runtime, program: Program,
+                        hidden: Hidden = NOTHING_HIDDEN) -> dict[int, str]:
+    """Live pairs that need a coordinator's eye, each with why (none of the `hidden` ones)."""
     live = [pid for pid in (await s.exec(select(Pair.id).where(Pair.program_id == program.id,
-                                                                 col(Pair.status).in_(LIVE)))).all() if pid]
-    closed, ratings = await _closed_checkins(s, program), await _ratings(s, program)
+                                                                 col(Pair.status).in_(LIVE)))).all()
+            if pid and hidden.keeps(pid)]
+    closed, ratings = await _closed_checkins(s, program, hidden), await _ratings(s, program, hidden)
     open_esc = {
         pid for pid in (
             await s.exec(select(Escalation.pair_id).where(Escalation.program_id == program.id,
@@ -108,19 +117,26 @@ async def report(ctx: Ctx, args: Args) -> Response:
     if args.words:
         raise UserError("error.no_words", command="report")
     s, t = ctx.session, ctx.t
+    # A coordinator in a pair reads the report without their own pair: another coordinator follows it.
+    hidden = await safeguards.hidden_from(s, ctx.me, program)
     pair_counts = Counter(
-        (await s.exec(select(Pair.status).where(Pair.program_id == program.id))).all()
+        status for pid, status in (await s.exec(select(Pair.id, Pair.status).where(Pair.program_id == program.id))).all()
+        if hidden.keeps(pid)
     )
     roles = Counter(
         (await s.exec(select(Enrollment.role).where(Enrollment.program_id == program.id,
                                                     col(Enrollment.active).is_(True),
                                                     Enrollment.role != Role.COORDINATOR))).all()
     )
-    closed = await _closed_checkins(s, program)
+    closed = await _closed_checkins(s, program, hidden)
     outcomes = Counter(c.status for cs in closed.values() for c in cs)
     total = sum(outcomes.values())
-    ratings = [r for rs in (await _ratings(s, program)).values() for r in rs]
-    esc = Counter((await s.exec(select(Escalation.status).where(Escalation.program_id == program.id))).all())
+    ratings = [r for rs in (await _ratings(s, program, hidden)).values() for r in rs]
+    esc = Counter(
+        status for pid, status in (await s.exec(select(Escalation.pair_id, Escalation.status)
+                                                .where(Escalation.program_id == program.id))).all()
+        if hidden.keeps(pid)
+    )
     failed = (
         await s.exec(select(func.count()).select_from(Outbox).where(Outbox.program_id == program.id,
                                                                      Outbox.status == OutboxStatus.FAILED))
@@ -141,12 +157,15 @@ async def report(ctx: Ctx, args: Args) -> Response:
                                     acked=esc[EscalationStatus.ACKNOWLEDGED], resolved=esc[EscalationStatus.RESOLVED])),
         (t("report.failed"), str(failed)),
     )
-    risky = await at_risk_pairs(s, ctx.rt, program)
+    risky = await at_risk_pairs(s, ctx.rt, program, hidden)
     lines = [
         await pair_line(s, ctx.rt, p, risky.get(p.id))  # type: ignore[arg-type]
         for p in (await s.exec(select(Pair).where(Pair.program_id == program.id).order_by(col(Pair.id)))).all()
+        if hidden.keeps(p.id)
     ]
     fields = (*fields, (t("report.pair_list"), "\n".join(lines) or t("pairs.no_pairs")))
+    if hidden.pair_ids:
+        fields = (*fields, (t("report.hidden"), t("report.hidden_value", pairs=hidden.label())))
     head = t("report.head", program=program.name, when=ctx.now.strftime("%Y-%m-%d %H:%M UTC"))
     return Response([Message(head, fields)])
 
@@ -170,7 +189,23 @@ async def send_digests(rt: Runtime, now: datetime) -> None:
                 continue
             key = f"digest:{program.id}:{at.date().isoformat()}"
             if not await _digest_sent(s, program, key):
-                await notify_coordinators(s, program, key, await _digest(s, rt, program, at), now)
+                await _send_digest(s, rt, program, key, at, now)
+
+
+async def _send_digest(s: AsyncSession, rt: Runtime, program: Program, key: str, at: datetime, now: datetime) -> None:
+    """One digest per destination, each without the pairs its readers are in: a DM leaves out the
+    coordinator's own pairs, the shared channel every pair that has a coordinator in it."""
+    rows = []
+    for kind, target in await coordinator_targets(s, program):
+        if kind == "channel":
+            hidden = safeguards.hidden_of(await safeguards.pairs_with_a_coordinator(s, program))
+        else:
+            reader = await s.get(Member, int(target))
+            hidden = await safeguards.hidden_from(s, reader, program) if reader else NOTHING_HIDDEN
+        rows.append(outbox_row(key=f"{key}@{kind}:{target}", workspace_id=program.workspace_id,
+                               program_id=program.id, dest_kind=kind, target=target,
+                               message=await _digest(s, rt, program, at, hidden), now=now))
+    await enqueue_rows(s, rows)
 
 
 async def _digest_sent(s: AsyncSession, program: Program, key: str) -> bool:
@@ -194,29 +229,31 @@ async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
     return min(times) if times else None
 
 
-async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime) -> Message:
+async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, hidden: Hidden) -> Message:
     since = at - timedelta(days=7)
     # Last week's periods by their (program-local) date: a check-in due this Monday morning, before
     # the digest, belongs to this week, not last.
     last_week = (col(Checkin.period) >= since.date().isoformat(), col(Checkin.period) < at.date().isoformat())
-    week = (
-        await s.exec(select(Checkin.status).join(Pair, col(Pair.id) == col(Checkin.pair_id))
-                     .where(Pair.program_id == program.id, *last_week))
-    ).all()
-    ratings = (
-        await s.exec(select(Feedback.rating).join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
-                     .join(Pair, col(Pair.id) == col(Checkin.pair_id))
-                     .where(Pair.program_id == program.id, *last_week))
-    ).all()
-    active = (
-        await s.exec(select(func.count()).select_from(Pair).where(Pair.program_id == program.id,
-                                                                   Pair.status == PairStatus.ACTIVE))
-    ).one()
-    open_esc = (
-        await s.exec(select(func.count()).select_from(Escalation).where(
-            Escalation.program_id == program.id, Escalation.status != EscalationStatus.RESOLVED))
-    ).one()
-    risky = await at_risk_pairs(s, rt, program)
+    week = [
+        status for pid, status in (
+            await s.exec(select(Checkin.pair_id, Checkin.status).join(Pair, col(Pair.id) == col(Checkin.pair_id))
+                         .where(Pair.program_id == program.id, *last_week))
+        ).all() if hidden.keeps(pid)
+    ]
+    ratings = [
+        rating for pid, rating in (
+            await s.exec(select(Checkin.pair_id, Feedback.rating).join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
+                         .join(Pair, col(Pair.id) == col(Checkin.pair_id))
+                         .where(Pair.program_id == program.id, *last_week))
+        ).all() if hidden.keeps(pid)
+    ]
+    active = sum(1 for pid in (await s.exec(select(Pair.id).where(Pair.program_id == program.id,
+                                                                  Pair.status == PairStatus.ACTIVE))).all()
+                 if hidden.keeps(pid))
+    open_esc = sum(1 for pid in (await s.exec(select(Escalation.pair_id).where(
+        Escalation.program_id == program.id, Escalation.status != EscalationStatus.RESOLVED))).all()
+        if hidden.keeps(pid))
+    risky = await at_risk_pairs(s, rt, program, hidden)
     fields = (
         (rt.t("digest.active"), str(active)),
         (rt.t("digest.met"), rt.t("digest.met_value", met=sum(1 for st in week if st == CheckinStatus.MET),
@@ -225,4 +262,6 @@ async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime) 
         (rt.t("digest.open_escalations"), str(open_esc)),
         (rt.t("digest.at_risk"), ", ".join(f"#{pid}" for pid in sorted(risky)) or "-"),
     )
+    if hidden.pair_ids:
+        fields = (*fields, (rt.t("digest.hidden"), rt.t("digest.hidden_value", pairs=hidden.label())))
     return Message(rt.t("digest.head", program=program.name, week=since.date().isoformat()), fields)
