@@ -109,7 +109,7 @@ async def test_a_coordinators_status_says_what_they_coordinate_not_that_they_wil
     first, second = out.split("carol: /mentor status")[1:]
     assert "A coordinator will match you" not in first
     # Once carol also joins as a mentor, she is told about her own (missing) pair.
-    assert "  • Spring: mentor\n  • No pair yet. A coordinator will match you." in second
+    assert "  • Spring: coordinator. /mentor pairs and /mentor report show how its pairs are doing.\n  • Spring: mentor\n  • No pair yet. A coordinator will match you." in second
 
 
 # --- pause and resume ----------------------------------------------------------------------------

@@ -133,6 +133,7 @@ async def status(ctx: Ctx, args: Args) -> Response:
         await ctx.session.exec(
             select(Enrollment, Program).join(Program, col(Program.id) == col(Enrollment.program_id))
             .where(Enrollment.member_id == ctx.me.id, col(Enrollment.active).is_(True))
+            .order_by(col(Program.id), col(Enrollment.id))
         )
     ).all()
     if not enrollments:
