@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 
 import prompts
 from adapters.console import ME, Console, parse_moment, script_start
-from adapters.platform import Check, Platform, platforms
+from adapters.platform import Check, Platform
+from adapters.registry import platforms
 from bot.clock import ManualClock, OffsetClock, SystemClock
 from bot.core import MentorBot
 from bot.scheduler import Heartbeat

@@ -1,4 +1,8 @@
-"""What `mentorbot run` and `mentorbot doctor` need from each chat platform adapter."""
+"""What `mentorbot run` and `mentorbot doctor` need from each chat platform adapter (types only).
+
+The list of concrete adapters lives in adapters.registry, so that an adapter package can import these
+types without this module importing it back.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +35,3 @@ class Platform:
     serve: Callable[[MentorBot, Any], Coroutine[Any, Any, None]]
     doctor: Callable[[Any], Coroutine[Any, Any, list[Check]]]
 
-
-def platforms() -> list[Platform]:
-    """Every adapter, imported only when asked for so the console starts without the SDKs."""
-    from adapters.discord import PLATFORM as DISCORD
-    from adapters.slack import PLATFORM as SLACK
-
-    return [SLACK, DISCORD]

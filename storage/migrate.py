@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 
-from storage.db import MIGRATIONS
+# Lives here, not in storage.db, so that only db imports migrate (lazily, at upgrade) and never back.
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:

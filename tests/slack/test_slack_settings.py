@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.platform import platforms
+from adapters.registry import platforms
 from adapters.slack import PLATFORM
 from adapters.slack.doctor import doctor
 from adapters.slack.settings import load
