@@ -19,12 +19,11 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench and the tests' helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench, and testkit when it is not installed
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.server import EVENTS_PATH, HEALTH_PATH, web_app
 from adapters.slack.settings import SlackSettings
-from bench import fake_slack
 from bot.clock import SystemClock
 from bot.commands.parser import tokenize
 from bot.core import MentorBot
@@ -33,7 +32,7 @@ from bot.events import Actor, CommandEvent
 from bot.text import MAX_COMMAND_CHARS
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.slack.conftest import signed_headers
+from testkit.fake_slack import FakeSlack, signed_headers
 
 TEAM, TOKEN, SECRET = "T1", "xoxb-bench", "bench-secret"
 
@@ -69,7 +68,7 @@ async def run(size: int, db_url: str) -> int:
     for label, text in texts(size).items():
         timed(label, lambda text=text: tokenize(text))
     db = Database(db_url)
-    fake = fake_slack(TEAM)
+    fake = FakeSlack(team=TEAM)
     fake.add_user("UBOB", "Bob")
     api = await fake.start()
     try:

@@ -9,7 +9,7 @@ check-ins and its deliverer sends them to a messenger that only records; the run
 every pair got exactly one nudge and that a second round sends nothing.
 
 With --slack the nudges go through the Slack adapter's messenger (pacing, retry handlers) to the fake
-Slack Web API from the tests, which enforces chat.postMessage's limits on real time (answering 429 with
+Slack Web API from testkit, which enforces chat.postMessage's limits on real time (answering 429 with
 Retry-After past them); each pair already has its group DM, as after its intro. It prints the messages
 per second achieved against the limit's maximum.
 """
@@ -35,12 +35,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench and the tests' fake Slack
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench, and testkit when it is not installed
 
 from adapters.slack.client import make_client, make_session
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.pacing import PER_CONVERSATION_SECONDS, PER_MINUTE, Pacer
-from bench import fake_slack
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.messages import Message
@@ -61,6 +60,7 @@ from storage.models import (
     Role,
     Workspace,
 )
+from testkit.fake_slack import FakeSlack
 
 PLATFORM = "bench"
 WORKSPACE = "T-BENCH"
@@ -288,7 +288,7 @@ def peak_rss_mib() -> float:
 async def run(url: str, pairs: int, slack: bool = False) -> bool:
     db = Database(url)
     # The fake Slack enforces chat.postMessage's limits, as Slack does.
-    fake = fake_slack(WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
+    fake = FakeSlack(team=WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
                       channel_interval=PER_CONVERSATION_SECONDS) if slack else None
     messenger: RecordingMessenger | RecordingSlackMessenger | None = None
     api = await fake.start() if fake else ""

@@ -3,7 +3,7 @@
     python bench/slack_ack.py [--total 2000] [--concurrency 50] [--users 100] [--command status]
 
 The bot runs exactly as `mentorbot run --slack` serves it (aiohttp on 127.0.0.1, bolt AsyncApp, the
-core on a fresh SQLite file), its Web API pointed at the fake Slack from the tests. Each request is
+core on a fresh SQLite file), its Web API pointed at the fake Slack from testkit. Each request is
 timed from send to the ack arriving (the ack carries the core's reply). A bare bolt app with a no-op
 handler is measured the same way in the same run, and the ratio printed.
 """
@@ -26,17 +26,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench and the tests' helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench, and testkit when it is not installed
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.server import EVENTS_PATH, web_app
 from adapters.slack.settings import SlackSettings
-from bench import fake_slack
 from bot.clock import SystemClock
 from bot.core import MentorBot
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.slack.conftest import signed_headers
+from testkit.fake_slack import FakeSlack, signed_headers
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -103,7 +102,7 @@ async def measure(app: web.Application, args: argparse.Namespace, hook: str,
 
 
 async def run(args: argparse.Namespace, db_url: str) -> int:
-    fake = fake_slack(TEAM)
+    fake = FakeSlack(team=TEAM)
     for i in range(args.users):
         fake.add_user(f"U{i:05d}", f"user{i}", "Europe/Berlin")
     api = await fake.start()

@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,10 +21,10 @@ from bot.clock import ManualClock
 from bot.core import MentorBot
 from storage.db import Database
 from storage.migrate import upgrade
+from testkit.console import START, Script
 
 PG_URL = os.environ.get("MENTORBOT_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday
 
 
 def asyncpg_url(url: str) -> str:
@@ -97,36 +96,6 @@ def console(bot: MentorBot, clock: ManualClock) -> Console:
     return Console(bot, clock)
 
 
-class Script:
-    """Runs console lines and hands back what they printed."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    async def __call__(self, text: str) -> str:
-        start = len(self.console.transcript.lines)
-        lines = [line.strip() for line in text.strip().splitlines()]
-        errors = await self.console.run_script(lines)
-        out = "\n".join(self.console.transcript.lines[start:])
-        assert errors == 0, out
-        return out
-
-    @property
-    def all(self) -> str:
-        return self.console.transcript.text
-
-
 @pytest.fixture
 def run(console: Console) -> Script:
     return Script(console)
-
-
-SETUP = """
-admin carol
-@carol /mentor program create Spring --day mon --time 10:00
-@carol /mentor channel #leads
-@bob /mentor join mentor
-@bob /mentor profile --tz Europe/Berlin --interests python,music
-@alice /mentor join mentee
-@alice /mentor profile --tz America/New_York --interests python,career --goals "First dev job"
-"""

@@ -35,7 +35,7 @@ from bot.events import ActionEvent, Actor, Event, FormSubmission
 from bot.flows.escalation import REPORT_FORM, RESOLVE_FORM
 from bot.flows.feedback import NOTE_FORM
 from bot.messages import Response
-from tests.conftest import SETUP, Script
+from testkit.console import SETUP, Script
 
 REFUSED = "refused"  # UserError: everything rolls back
 ANSWERED = "answered"  # an ordinary reply: only member/processedevent may change

@@ -13,8 +13,8 @@ from bot.messenger import DeliveryError, Destination
 from bot.outbox import enqueue
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, Outbox, OutboxStatus
-from tests.conftest import SETUP, Script
-from tests.fakes import RecordingMessenger, fail_times
+from testkit.console import SETUP, Script
+from testkit.messenger import RecordingMessenger, fail_times
 
 PAIRS = """
 @erin /mentor join mentor

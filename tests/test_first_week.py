@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tests.conftest import Script
+from testkit.console import Script
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "first-week.txt"
 

@@ -13,7 +13,7 @@ from bot.core import MentorBot
 from bot.events import ActionEvent, Actor
 from bot.messages import Button
 from storage.models import Checkin, CheckinStatus, Feedback, Member
-from tests.conftest import SETUP, Script
+from testkit.console import SETUP, Script
 
 # SETUP plus carol pairing mentor bob (Europe/Berlin) with mentee alice (America/New_York) on
 # Mon 2026-11-30 08:00 UTC. The program nudges Mondays 10:00 local: Berlin's 10:00 (09:00 UTC)

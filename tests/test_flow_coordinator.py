@@ -7,7 +7,7 @@ import re
 
 from bot.core import MentorBot
 from storage.models import AuditLog, Checkin, Enrollment, Pair, PairStatus, Program, Role
-from tests.conftest import SETUP, Script
+from testkit.console import SETUP, Script
 from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, blocks, member_id, posted_to, rows, seen_by
 
 

@@ -8,7 +8,7 @@ import re
 from bot.core import MentorBot
 from bot.events import Actor, MemberLeft
 from storage.models import Checkin, Enrollment, Escalation, EscalationKind, Member, Pair, PairStatus
-from tests.conftest import SETUP, Script
+from testkit.console import SETUP, Script
 from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, member_id, posted_to, rows, seen_by
 
 

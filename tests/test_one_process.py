@@ -22,10 +22,10 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.models import Program, Workspace
 from tests.discord.conftest import People
-from tests.discord.fake_discord import GUILD_ID, MANAGE_GUILD, TOKEN, FakeDiscord
-from tests.slack.conftest import TEAM, free_port, signed_headers, text_of
+from testkit.fake_discord import GUILD_ID, MANAGE_GUILD, TOKEN, FakeDiscord
+from tests.slack.conftest import TEAM, free_port, text_of
 from tests.slack.conftest import settings as slack_settings
-from tests.slack.fake_slack import FakeSlack
+from testkit.fake_slack import FakeSlack, signed_headers
 
 
 async def test_slack_and_discord_share_one_process_and_one_database(

@@ -18,7 +18,7 @@ from bot.flows.home import home_messages
 from storage.models import AuditLog, Checkin, CheckinStatus, Escalation, Pair, PairEndCause, PairStatus
 from storage.db import create_engine
 from storage.migrate import upgrade
-from tests.conftest import SETUP, Script
+from testkit.console import SETUP, Script
 from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, blocks, posted_to, rows, seen_by
 
 # --- never again ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import yarl
 from adapters.discord.client import serve
 from adapters.discord.settings import DiscordSettings
 from bot.core import MentorBot
-from tests.discord.fake_discord import (
+from testkit.fake_discord import (
     APP_ID,
     GENERAL,
     GUILD_ID,

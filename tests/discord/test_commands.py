@@ -15,7 +15,7 @@ from bot.commands.catalog import SUBCOMMANDS
 from bot.commands.parser import tokenize
 from bot.core import MentorBot
 from tests.discord.conftest import Cast, People, Running, pair_them, setup_program
-from tests.discord.fake_discord import GUILD_ID, LEADS, FakeDiscord
+from testkit.fake_discord import GUILD_ID, LEADS, FakeDiscord
 
 
 def test_every_core_subcommand_is_a_discord_command() -> None:

@@ -8,7 +8,7 @@ from sqlmodel import select
 from bot.core import MentorBot
 from storage.models import AuditLog, Pair, PairStatus
 from tests.discord.conftest import Cast, People, Running, pair_them, setup_program
-from tests.discord.fake_discord import FakeDiscord
+from testkit.fake_discord import FakeDiscord
 
 
 async def test_pair_refuses_a_pairing_that_went_wrong_unless_forced(

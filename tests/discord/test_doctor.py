@@ -10,7 +10,7 @@ from adapters.discord.client import serve
 from adapters.discord.doctor import doctor
 from adapters.discord.settings import DiscordSettings
 from bot.core import MentorBot
-from tests.discord.fake_discord import GUILD_ID, FakeDiscord
+from testkit.fake_discord import GUILD_ID, FakeDiscord
 
 pytestmark = pytest.mark.usefixtures("discord_globals")  # doctor and serve point discord.py at the fake
 

@@ -21,7 +21,7 @@ from storage.models import (
     PairStatus,
 )
 from tests.discord.conftest import NUDGE_DUE, Cast, People, Running, pair_them, setup_program
-from tests.discord.fake_discord import LEADS, PAIRS, FakeDiscord
+from testkit.fake_discord import LEADS, PAIRS, FakeDiscord
 
 
 async def _row(bot: MentorBot, prefix: str) -> Outbox:

@@ -15,7 +15,7 @@ from bot.core import MentorBot
 from bot.messenger import ProfileUnavailable
 from storage.models import Enrollment, Outbox, OutboxStatus
 from tests.discord.conftest import Cast, People, Running, pair_them, setup_program
-from tests.discord.fake_discord import GUILD_ID, FakeDiscord
+from testkit.fake_discord import GUILD_ID, FakeDiscord
 
 PAGE = "<html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>"
 

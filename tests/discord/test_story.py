@@ -9,7 +9,7 @@ from bot.clock import ManualClock
 from bot.core import MentorBot
 from storage.models import Escalation, EscalationStatus, Feedback, Pair
 from tests.discord.conftest import NUDGE_DUE, Cast, People, Running, pair_them, setup_program
-from tests.discord.fake_discord import GUILD_ID, LEADS, PAIRS, FakeDiscord
+from testkit.fake_discord import GUILD_ID, LEADS, PAIRS, FakeDiscord
 
 
 async def test_a_program_runs_end_to_end_in_discord(

@@ -6,23 +6,20 @@ from __future__ import annotations
 import itertools
 import json
 import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.pacing import Pacer
 from adapters.slack.server import EVENTS_PATH, web_app
 from adapters.slack.settings import SlackSettings
 from bot.core import MentorBot
-from tests.slack.fake_slack import FakeSlack, Posted
+from testkit.fake_slack import SECRET, FakeSlack, Posted, signed_headers
 
-SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
 TEAM = "T1"
 
@@ -40,12 +37,6 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-def signed_headers(body: str, content_type: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
-    stamp = str(int(time.time() - age))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body) or ""
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 
 class Slack:

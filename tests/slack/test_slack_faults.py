@@ -19,8 +19,8 @@ from adapters.slack.server import EVENTS_PATH
 from bot.messenger import ProfileUnavailable
 from bot.text import MAX_COMMAND_CHARS
 from storage.models import Escalation, Member, Outbox, OutboxStatus, Program, Workspace
-from tests.slack.conftest import Slack, signed_headers, text_of
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.conftest import Slack, text_of
+from testkit.fake_slack import FakeSlack, signed_headers
 from tests.slack.test_slack_stories import setup_pair
 
 NOT_SLACK = [

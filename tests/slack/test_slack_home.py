@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import ManualClock
-from tests.conftest import START
+from testkit.console import START
 from tests.slack.conftest import Slack, text_of
 from tests.slack.test_slack_stories import PAIR_DM, advance, setup_pair
 

@@ -11,7 +11,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from storage.models import Member, Outbox, ProcessedEvent, Program
-from tests.slack.conftest import Slack, signed_headers, text_of
+from testkit.fake_slack import signed_headers
+from tests.slack.conftest import Slack, text_of
 from tests.slack.test_slack_stories import PAIR_DM, setup_pair
 
 

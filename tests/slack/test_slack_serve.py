@@ -14,8 +14,8 @@ from aiohttp import web
 
 from adapters.slack import PLATFORM
 from bot.core import MentorBot
-from tests.slack.conftest import TEAM, free_port, settings, signed_headers, text_of
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.conftest import TEAM, free_port, settings, text_of
+from testkit.fake_slack import FakeSlack, signed_headers
 
 
 async def test_serve_answers_health_checks_and_signed_commands(

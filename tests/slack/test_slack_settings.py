@@ -12,7 +12,7 @@ from adapters.slack.doctor import doctor
 from adapters.slack.settings import load
 from bot.settings import SettingsError
 from tests.slack.conftest import TOKEN, settings
-from tests.slack.fake_slack import FakeSlack
+from testkit.fake_slack import FakeSlack
 
 SLACK_VARS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "PORT")
 

@@ -10,7 +10,7 @@ from adapters.slack.app import SlackAdapter
 from adapters.slack.server import serve_socket_mode
 from bot.core import MentorBot
 from tests.slack.conftest import TEAM, settings, text_of
-from tests.slack.fake_slack import FakeSlack
+from testkit.fake_slack import FakeSlack
 
 
 async def test_a_slash_command_over_socket_mode(bot: MentorBot, fake_slack: FakeSlack) -> None:

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from storage.models import Escalation, EscalationStatus, Feedback, Member, Pair
-from tests.conftest import START
+from testkit.console import START
 from tests.slack.conftest import Slack, text_of
 
 LEADS = "CLEADS"

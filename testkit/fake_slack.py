@@ -17,8 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+from slack_sdk.signature import SignatureVerifier
 
 Params = dict[str, Any]
+# The signing secret the tests' Slack apps are configured with.
+SECRET = "test-signing-secret"
 
 
 @dataclass
@@ -250,3 +253,10 @@ class FakeSlack:
         """Deliver one Socket Mode envelope to the connected app."""
         await self._connected.wait()
         await self._sockets[-1].send_str(json.dumps(envelope))
+
+
+def signed_headers(body: str, content_type: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
+    """Headers Slack would send with `body`: signed with `secret`, stamped `age` seconds ago."""
+    stamp = str(int(time.time() - age))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body) or ""
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}

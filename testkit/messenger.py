@@ -1,4 +1,4 @@
-"""A recording Messenger for tests: remembers every send and edit, and can be told to fail."""
+"""A recording Messenger for tests and benchmarks: remembers every send and edit, and can be told to fail."""
 
 from __future__ import annotations
 
