@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.commands.parser import Args
+from bot.args import Args
 from bot.context import Ctx
 from bot.directory import coordinated_programs, is_coordinator, program_by_name, programs_of
 from bot.errors import UserError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -12,40 +12,25 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import prompts
+from bot import suggest
 from bot.clock import Clock
-from bot.commands.dispatch import run_command
+from bot.args import Args
+from bot.commands.dispatch import run_command, run_invocation
 from bot.context import Ctx, Runtime
 from bot.delivery import Deliverer
 from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member
 from bot.errors import UserError
-from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, MemberLeft
-from bot.flows import checkin, escalation, feedback, membership
+from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
+from bot.features import REGISTRY
+from bot.flows import escalation, membership
 from bot.messages import Message, Response
 from bot.messenger import Messenger
-from bot.sweeps import SWEEPS
 from bot.text import MAX_COMMAND_CHARS, clean_event
 from storage.db import Database
 from storage.models import Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
 ECHO_LIMIT = 80
-
-ActionHandler = Callable[[Ctx, str], Awaitable[Response]]
-FormHandler = Callable[[Ctx, str, dict[str, str]], Awaitable[Response]]
-
-ACTIONS: dict[str, ActionHandler] = {
-    **{aid: (lambda a: lambda ctx, value: checkin.answer(ctx, a, value))(aid) for aid in checkin.ANSWERS},
-    "feedback.rate": feedback.rate,
-    "escalation.report": escalation.report_button,
-    "escalation.ack": escalation.acknowledge,
-    "escalation.resolve": escalation.resolve_button,
-}
-FORMS: dict[str, FormHandler] = {
-    feedback.NOTE_FORM: feedback.add_note,
-    escalation.REPORT_FORM: escalation.report_form,
-    escalation.RESOLVE_FORM: escalation.resolve_form,
-}
-
 
 class MentorBot:
     """Handles events, runs the sweeps, and delivers the outbox through the registered Messengers."""
@@ -74,8 +59,8 @@ class MentorBot:
     async def handle(self, event: Event) -> Response:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
         event = clean_event(event)  # control characters and NUL never reach a flow or the database
-        if isinstance(event, CommandEvent) and len(event.text) > MAX_COMMAND_CHARS:
-            start = event.text[:ECHO_LIMIT] + "…"
+        if isinstance(event, CommandEvent | Invocation) and event.size > MAX_COMMAND_CHARS:
+            start = _start(event)
             return Response([Message(self.rt.t("error.command_too_long", start=start, limit=MAX_COMMAND_CHARS))])
         for attempt in (1, 2):
             try:
@@ -114,13 +99,15 @@ class MentorBot:
     async def _dispatch(self, ctx: Ctx, event: Event) -> Response:
         if isinstance(event, CommandEvent):
             return await run_command(ctx, event.text)
+        if isinstance(event, Invocation):
+            return await run_invocation(ctx, event.path, Args(list(event.words), dict(event.options), set(event.flags)))
         if isinstance(event, ActionEvent):
-            action = ACTIONS.get(event.action_id)
+            action = REGISTRY.actions.get(event.action_id)
             if action is None:
                 raise UserError("error.stale_button")
             return await action(ctx, event.value)
         if isinstance(event, FormSubmission):
-            form = FORMS.get(event.form_id)
+            form = REGISTRY.forms.get(event.form_id)
             if form is None:
                 raise UserError("error.stale_button")
             return await form(ctx, event.state, event.values)
@@ -133,7 +120,7 @@ class MentorBot:
     async def run_sweeps(self) -> None:
         """Run every periodic sweep once at the clock's now; one failing does not stop the rest."""
         now = self.clock.now()
-        for sweep in SWEEPS:
+        for sweep in REGISTRY.sweeps:
             try:
                 await sweep.run(self.rt, now)
             except Exception:
@@ -150,10 +137,19 @@ class MentorBot:
     async def next_wakeup(self) -> datetime | None:
         """The next moment anything becomes due (for stepping a manual clock through time)."""
         now = self.clock.now()
-        times = [t for sweep in SWEEPS if sweep.next_at and (t := await sweep.next_at(self.rt, now))]
+        times = [t for sweep in REGISTRY.sweeps if sweep.next_at and (t := await sweep.next_at(self.rt, now))]
         if pending := await self.deliverer.next_due():
             times.append(pending)
         return min(times) if times else None
+
+    async def suggest(self, platform: str, workspace: str, user_id: str, path: tuple[str, ...], arg_name: str,
+                      typed: str) -> list[suggest.Choice]:
+        """Choices for the argument `arg_name` of `/mentor <path>` as this person types it (autocomplete)."""
+        sub, used = REGISTRY.find(list(path))
+        arg = next((a for a in (*sub.args, *sub.options) if a.name == arg_name), None) if sub else None
+        if sub is None or used != len(path) or arg is None:
+            return []
+        return await suggest.for_argument(self.rt, platform, workspace, user_id, sub, arg, typed)
 
     async def viewer(self, platform: str, workspace: str, user_id: str) -> Viewer:
         """A person's time zone and whether they see coordinator posts (for text adapters)."""
@@ -162,6 +158,12 @@ class MentorBot:
                 return Viewer(self.rt.default_tz, False)
             ws, me = found
             return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
+
+
+def _start(event: CommandEvent | Invocation) -> str:
+    """The start of an over-long command, to quote back."""
+    text = event.text if isinstance(event, CommandEvent) else " ".join((*event.path, *event.words))
+    return text[:ECHO_LIMIT] + "…"
 
 
 def _clipped(params: dict[str, object], limit: int = ECHO_LIMIT) -> dict[str, object]:

@@ -28,6 +28,29 @@ class CommandEvent:
     channel_ref: str | None = None
     event_id: str | None = None
 
+    @property
+    def size(self) -> int:
+        return len(self.text)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """`/mentor <path>` with its arguments already typed by the platform (Discord's options), so there is no
+    text to parse: positional words in declared order, persons as <@ID|name>, channels as <#ID|name>."""
+
+    actor: Actor
+    path: tuple[str, ...]
+    words: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()
+    channel_ref: str | None = None
+    event_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        """How many characters of values it carries (held to the same limit as a typed command)."""
+        return sum(map(len, (*self.path, *self.words, *self.options.values())))
+
 
 @dataclass(frozen=True)
 class ActionEvent:
@@ -58,4 +81,4 @@ class MemberLeft:
     event_id: str | None = None
 
 
-Event = CommandEvent | ActionEvent | FormSubmission | MemberLeft
+Event = CommandEvent | Invocation | ActionEvent | FormSubmission | MemberLeft

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands.parser import Args, as_id
+from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.periods import next_period

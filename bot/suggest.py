@@ -1,4 +1,5 @@
-"""Read-only suggestions for platforms that complete what a person types (Discord autocomplete).
+"""Read-only suggestions for platforms that complete what a person types (Discord autocomplete), chosen by
+the kind of argument being typed.
 
 Each shows only what the person may already see with a command, and only what that command accepts:
 programs of the workspace, their own pairs (checkin, problem, rematch), the live pairs of the programs
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import safeguards, zones
 from bot.context import Runtime
+from bot.feature import Arg, Kind, Subcommand
 from bot.directory import coordinated_programs, find_workspace, known_member, programs_of
 from bot.pairs import LIVE, label, pairs_of
 from storage.models import Escalation, EscalationStatus, Member, Pair
@@ -102,3 +104,24 @@ def time_zones(typed: str) -> list[str]:
     """IANA zones containing what was typed (`berl` -> Europe/Berlin); spaces count as underscores."""
     wanted = typed.strip().replace(" ", "_")
     return [z for z in zones.names() if _matches(wanted, z)][:LIMIT]
+
+
+Choice = tuple[int | str, str]  # (value, label)
+
+
+async def for_argument(rt: Runtime, platform: str, workspace: str, user_id: str, sub: Subcommand, arg: Arg,
+                       typed: str) -> list[Choice]:
+    """What to offer for `arg` of `sub` while this person types it: only what that command accepts from them."""
+    found: list[Choice] = []
+    if arg.kind is Kind.PROGRAM:
+        found = [(name, name) for name in await programs(rt, platform, workspace, typed)]
+    elif arg.kind is Kind.TZ:
+        found = [(z, z) for z in time_zones(typed)]
+    elif arg.kind is Kind.ESCALATION:
+        found = list(await escalations(rt, platform, workspace, user_id, typed))
+    elif arg.kind is Kind.PAIR:
+        lookup = coordinated_pairs if sub.coordinator else my_pairs
+        found = list(await lookup(rt, platform, workspace, user_id, typed))
+        if arg.also:  # the value is then text: the extra word, or a pair's id as text
+            found = [(arg.also, rt.t(f"arg.{arg.also}_choice"))] + [(str(v), text) for v, text in found]
+    return found[:LIMIT]

@@ -32,6 +32,8 @@ def clean_event(event: E) -> E:
 def _clean_value(value: Any) -> Any:
     if isinstance(value, str):
         return clean(value)
+    if isinstance(value, tuple | frozenset):
+        return type(value)(_clean_value(v) for v in value)
     if isinstance(value, dict):
         return {_clean_value(k): _clean_value(v) for k, v in value.items()}
     return clean_event(value)

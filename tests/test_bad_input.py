@@ -29,7 +29,7 @@ from sqlmodel import SQLModel
 
 import prompts
 from adapters.console import PLATFORM, WORKSPACE, Console
-from bot.commands.catalog import SUBCOMMANDS
+from bot.features import REGISTRY
 from bot.core import MentorBot
 from bot.events import ActionEvent, Actor, Event, FormSubmission
 from bot.flows.escalation import REPORT_FORM, RESOLVE_FORM
@@ -399,7 +399,7 @@ CASES = [
 
 
 def test_every_coordinator_subcommand_is_tried_by_a_non_coordinator() -> None:
-    assert set(NON_COORDINATOR_ARGS) == {sub.name for sub in SUBCOMMANDS if sub.coordinator}
+    assert set(NON_COORDINATOR_ARGS) == {sub.name for sub in REGISTRY.subcommands if sub.coordinator}
 
 
 # --- the harness ---------------------------------------------------------------------------------

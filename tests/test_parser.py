@@ -3,12 +3,13 @@
 import pytest
 
 from bot.commands.dispatch import find
-from bot.commands.parser import as_id, as_int_in, parse_args, tokenize
+from bot.args import as_id, as_int_in
+from bot.commands.parser import parse_args, tokenize
 from bot.directory import Mention, parse_channel, parse_mention
 from bot.errors import UserError
+from bot.feature import Arg, Kind
 
-OPTS = frozenset({"tz", "goals"})
-FLAGS = frozenset({"all"})
+OPTS = (Arg("tz", Kind.TZ), Arg("goals", Kind.TEXT), Arg("all", Kind.FLAG))
 
 
 def test_quotes_and_phone_smart_quotes_keep_text_together() -> None:
@@ -24,7 +25,7 @@ def test_an_unclosed_quote_is_a_user_error() -> None:
 
 
 def test_options_flags_and_words() -> None:
-    args = parse_args(["a", "--tz=UTC", "b", "--goals", "x y", "--ALL"], options=OPTS, flags=FLAGS, usage="u")
+    args = parse_args(["a", "--tz=UTC", "b", "--goals", "x y", "--ALL"], OPTS, "u")
     assert (args.words, args.options, args.flags) == (["a", "b"], {"tz": "UTC", "goals": "x y"}, {"all"})
     assert args.rest() == "a b"
 
@@ -36,7 +37,7 @@ def test_options_flags_and_words() -> None:
 )
 def test_option_mistakes(tokens: list[str], key: str) -> None:
     with pytest.raises(UserError) as err:
-        parse_args(tokens, options=OPTS, flags=FLAGS, usage="profile [--tz ZONE]")
+        parse_args(tokens, OPTS, "profile [--tz ZONE]")
     assert err.value.key == key and err.value.params["usage"] == "profile [--tz ZONE]"
 
 
@@ -67,13 +68,12 @@ def test_bounded_numbers() -> None:
 
 
 def test_an_option_value_runs_to_the_next_option_like_words_do() -> None:
-    opts = frozenset({"program", "goals", "pair", "day"})
-    args = parse_args(["--program", "Monthly", "Alumni", "--goals", "learn", "SQL", "--all"], options=opts,
-                      flags=FLAGS, usage="u")
+    opts = (Arg("program", Kind.PROGRAM), Arg("goals", Kind.TEXT), Arg("pair", Kind.PAIR),
+            Arg("day", Kind.CHOICE), Arg("all", Kind.FLAG))
+    args = parse_args(["--program", "Monthly", "Alumni", "--goals", "learn", "SQL", "--all"], opts, "u")
     assert args.options == {"program": "Monthly Alumni", "goals": "learn SQL"} and args.flags == {"all"}
     assert args.words == []
     # `=` ends the value at its own word; ids, numbers and days take one word, so words stay words.
-    args = parse_args(["--program=Spring", "a", "--pair", "2", "he", "never", "--day", "wed", "b"], options=opts,
-                      flags=FLAGS, usage="u")
+    args = parse_args(["--program=Spring", "a", "--pair", "2", "he", "never", "--day", "wed", "b"], opts, "u")
     assert args.options == {"program": "Spring", "pair": "2", "day": "wed"}
     assert args.words == ["a", "he", "never", "b"]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import prompts
-from bot.commands.catalog import SUBCOMMANDS
+from bot.features import REGISTRY
 from bot.flows.checkin import ANSWERS
 from bot.periods import WEEKDAYS
 from storage.models import Cadence, CheckinStatus, EscalationKind, EscalationStatus, PairStatus
@@ -400,7 +400,7 @@ def test_an_unknown_key_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -
 # --- (d) usage and help for every subcommand -------------------------------------------------------
 
 
-@pytest.mark.parametrize("sub", SUBCOMMANDS, ids=lambda sub: sub.key)
+@pytest.mark.parametrize("sub", REGISTRY.subcommands, ids=lambda sub: sub.key)
 def test_every_subcommand_has_usage_and_help(sub: Any) -> None:
     catalog = prompts.catalog("en")
     for key in (f"usage.{sub.key}", f"help.{sub.key}"):
@@ -408,3 +408,9 @@ def test_every_subcommand_has_usage_and_help(sub: Any) -> None:
         # dispatch renders both without parameters
         assert prompts.placeholders(catalog[key]) == set(), key
     assert catalog[f"usage.{sub.key}"].startswith(sub.name)
+    # Each argument is described (Discord shows it beside the option), each group and named choice too.
+    keys = [f"arg.{a.described_as}" for a in (*sub.args, *sub.options)]
+    keys += [f"{a.choice_prompts}.{c}" for a in (*sub.args, *sub.options) if a.choice_prompts for c in a.choices]
+    keys += [f"help.group_{sub.path[0]}"] if len(sub.path) > 1 else []
+    keys += [f"arg.{a.also}_choice" for a in sub.args if a.also]
+    assert [k for k in keys if not isinstance(catalog.get(k), str)] == []

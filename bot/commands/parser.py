@@ -1,21 +1,13 @@
-"""Splits `/mentor` text into words, options and flags, and checks them against a subcommand's spec."""
+"""Splits `/mentor` text into words, options and flags, and checks them against a subcommand's declared options."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
+from bot.args import Args
 from bot.errors import UserError
-
-
-@dataclass
-class Args:
-    words: list[str] = field(default_factory=list)
-    options: dict[str, str] = field(default_factory=dict)
-    flags: set[str] = field(default_factory=set)
-
-    def rest(self, start: int = 0) -> str:
-        return " ".join(self.words[start:]).strip()
+from bot.feature import ONE_WORD, Arg, Kind
 
 
 # One piece of a command line, as POSIX shell words (shlex.split) read them: blanks between words, "..."
@@ -58,14 +50,11 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-# Options whose values never hold a space (an id, a number, a day, a time, a cadence) take one word,
-# so `--pair 2 he never shows up` still leaves the report's words as words.
-ONE_WORD = frozenset({"pair", "capacity", "threshold", "day", "time", "cadence"})
-
-
-def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[str], usage: str) -> Args:
+def parse_args(tokens: list[str], options: Sequence[Arg], usage: str) -> Args:
     """Words stay in order; `--flag` sets a flag; `--name=value` fills an option with one word, and
-    `--name value` with every word up to the next `--option` (so `--program Monthly Alumni` needs no quotes)."""
+    `--name value` with every word up to the next `--option` (so `--program Monthly Alumni` needs no quotes);
+    an option whose kind never holds a space (an id, a number, a day) takes one word."""
+    declared = {o.name: o for o in options}
     args = Args()
     i = 0
     while i < len(tokens):
@@ -73,11 +62,14 @@ def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[s
         if token.startswith("--") and len(token) > 2:
             name, eq, value = token[2:].partition("=")
             name = name.lower()
-            if name in flags and not eq:
+            option = declared.get(name)
+            if option is None or (option.kind is Kind.FLAG and eq):
+                raise UserError("error.unknown_option", option=token, usage=usage)
+            if option.kind is Kind.FLAG:
                 args.flags.add(name)
-            elif name in options:
+            else:
                 if not eq:
-                    limit = i + 2 if name in ONE_WORD else len(tokens)
+                    limit = i + 2 if option.kind in ONE_WORD else len(tokens)
                     end = i + 1
                     while end < min(limit, len(tokens)) and not tokens[end].startswith("--"):
                         end += 1
@@ -86,22 +78,7 @@ def parse_args(tokens: list[str], *, options: frozenset[str], flags: frozenset[s
                     value = " ".join(tokens[i + 1:end])
                     i = end - 1
                 args.options[name] = value
-            else:
-                raise UserError("error.unknown_option", option=token, usage=usage)
         else:
             args.words.append(token)
         i += 1
     return args
-
-
-def as_id(text: str) -> int | None:
-    """A row id as typed (`3`, `#3`) or carried by a button; None for anything else, however odd."""
-    text = text.removeprefix("#")
-    # isdecimal, not isdigit: "²" is a digit int() refuses; nine digits fit any integer column.
-    return int(text) if text.isdecimal() and len(text) < 10 else None
-
-
-def as_int_in(text: str, low: int, high: int) -> int | None:
-    """A whole number from low to high, or None."""
-    value = as_id(text) if not text.startswith("#") else None
-    return value if value is not None and low <= value <= high else None

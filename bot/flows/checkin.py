@@ -4,15 +4,17 @@ remind once after 48 hours, close unanswered periods as missed, escalate pairs t
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands.parser import Args, as_id
+from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
 from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
@@ -39,6 +41,7 @@ ANSWERS = {
     "checkin.could_not_meet": CheckinStatus.COULD_NOT_MEET,
 }
 BAD: tuple[str, ...] = (CheckinStatus.MISSED, CheckinStatus.COULD_NOT_MEET)
+feature = Feature("checkin")
 NudgeOutcome = Literal["sent", "skipped", "recent"]
 
 
@@ -198,7 +201,7 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
         await escalate_if_not_meeting(ctx.session, ctx.rt, ctx.now, program, pair)
 
 
-async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
+async def answer(ctx: Ctx, value: str, status: CheckinStatus) -> Response:
     """A We met / We rescheduled / We couldn't meet click. The first answer wins."""
     # Locked: two members clicking at once on PostgreSQL must not both count as the first answer.
     checkin_id = as_id(value)
@@ -217,11 +220,15 @@ async def answer(ctx: Ctx, action_id: str, value: str) -> Response:
             answer=ctx.t(f"outcome.{checkin.status}"),
             who=who.display_name if who else ctx.t("checkin.nobody"),
         )
-    status = ANSWERS[action_id]
     await _record_answer(ctx, checkin, pair, status)
     return ctx.reply(f"checkin.thanks_{status}")
 
 
+for _action_id, _status in ANSWERS.items():
+    feature.action(_action_id)(partial(answer, status=_status))
+
+
+@feature.command("checkin", options=(PAIR,))
 async def log_meeting(ctx: Ctx, args: Args) -> Response:
     """`/mentor checkin`: we met, record it for the open period (or the coming one).
 
@@ -445,3 +452,8 @@ async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, p
         reason=rt.t("escalation.not_meeting_reason", count=threshold, periods=periods),
     )
 
+
+# Close before planning: a period ends exactly when the next one is due.
+feature.sweep("close-periods", close_periods, next_close_or_reminder)
+feature.sweep("plan-checkins", plan_due, next_plan_time)
+feature.sweep("remind-checkins", remind_unanswered)  # next_close_or_reminder covers it

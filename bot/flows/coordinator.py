@@ -8,10 +8,11 @@ from sqlmodel import col, func, select
 
 from bot import audit, safeguards
 from bot.access import coordinator_program
-from bot.commands.parser import Args, as_int_in
+from bot.args import Args, as_int_in
 from bot.context import Ctx
 from bot.directory import member_from_token, parse_channel, programs_of
 from bot.errors import UserError
+from bot.feature import PROGRAM, Access, Arg, Feature, Kind
 from bot.flows import checkin as checkin_flow
 from bot.flows.escalation import acknowledge, resolve
 from bot.flows.intro import start_pair
@@ -35,6 +36,15 @@ from storage.models import (
 )
 
 MAX_NAME = 100
+MAX_THRESHOLD = 10  # missed check-ins in a row before coordinators hear
+SCHEDULE = (
+    Arg("cadence", Kind.CHOICE, choices=tuple(c.value for c in Cadence), choice_prompts="cadence"),
+    Arg("day", Kind.CHOICE, choices=WEEKDAYS, choice_prompts="weekday"),
+    Arg("time", Kind.TIME),
+    Arg("tz", Kind.TZ, help="program_tz"),
+    Arg("threshold", Kind.INT, low=1, high=MAX_THRESHOLD),
+)
+feature = Feature("coordinator")
 
 
 def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
@@ -58,12 +68,14 @@ def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
         program.tz = zones.read(opts["tz"])
     if "threshold" in opts:
         value = opts["threshold"]
-        threshold = as_int_in(value, 1, 10)
+        threshold = as_int_in(value, 1, MAX_THRESHOLD)
         if threshold is None:
             raise UserError("error.bad_threshold", value=value)
         program.missed_threshold = threshold
 
 
+@feature.command("program", "create", access=Access.COORDINATOR, args=(Arg("name", Kind.TEXT, required=True),),
+                 options=SCHEDULE)
 async def program_create(ctx: Ctx, args: Args) -> Response:
     """`/mentor program create <name> [--cadence] [--day] [--time] [--tz] [--threshold]` (workspace admins)."""
     if not ctx.me.is_admin:
@@ -95,6 +107,7 @@ def _schedule_params(ctx: Ctx, program: Program) -> dict[str, object]:
     }
 
 
+@feature.command("program", "set", access=Access.COORDINATOR, options=(PROGRAM, *SCHEDULE))
 async def program_set(ctx: Ctx, args: Args) -> Response:
     """`/mentor program set [--cadence] [--day] [--time] [--tz] [--threshold]`."""
     program = await coordinator_program(ctx, args, "program set")
@@ -108,6 +121,7 @@ async def program_set(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("program.updated", **_schedule_params(ctx, program))
 
 
+@feature.command("program", "list")
 async def program_list(ctx: Ctx, args: Args) -> Response:
     programs = await programs_of(ctx.session, ctx.ws)
     if not programs:
@@ -116,6 +130,9 @@ async def program_list(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join([ctx.t("program.list_head"), *lines]))])
 
 
+@feature.command("coordinators", access=Access.COORDINATOR,
+                 args=(Arg("action", Kind.CHOICE, choices=("add", "remove")), Arg("person", Kind.PERSON)),
+                 options=(PROGRAM,))
 async def coordinators(ctx: Ctx, args: Args) -> Response:
     """`/mentor coordinators add|remove @person`, or `coordinators` to list them."""
     program = await coordinator_program(ctx, args, "coordinators")
@@ -149,6 +166,8 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("coordinators.removed", name=person.display_name, program=program.name)
 
 
+@feature.command("channel", access=Access.COORDINATOR, args=(Arg("channel", Kind.CHANNEL, required=True),),
+                 options=(Arg("pairs", Kind.FLAG), PROGRAM))
 async def channel(ctx: Ctx, args: Args) -> Response:
     """`/mentor channel #name [--pairs]`: where escalations and digests go, or where pairs' threads open."""
     program = await coordinator_program(ctx, args, "channel")
@@ -180,6 +199,9 @@ async def _live_pair_count(ctx: Ctx, program: Program, member: Member) -> int:
     return int((await ctx.session.exec(stmt)).one())
 
 
+@feature.command("pair", access=Access.COORDINATOR,
+                 args=(Arg("mentor", Kind.PERSON, required=True), Arg("mentee", Kind.PERSON, required=True)),
+                 options=(Arg("force", Kind.TEXT), PROGRAM))
 async def pair(ctx: Ctx, args: Args) -> Response:
     """`/mentor pair @mentor @mentee [--force REASON]` (or two peers): introduce them."""
     program = await coordinator_program(ctx, args, "pair")
@@ -238,6 +260,10 @@ async def pair(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join(lines))])
 
 
+@feature.command("unpair", access=Access.COORDINATOR,
+                 args=(Arg("pair", Kind.PAIR, required=True, help="unpair_pair"),
+                       Arg("reason", Kind.TEXT, required=True, help="unpair_reason")),
+                 options=(PROGRAM,))
 async def unpair(ctx: Ctx, args: Args) -> Response:
     """`/mentor unpair <pair> <reason>`: end a pair; the members are told neutrally."""
     program = await coordinator_program(ctx, args, "unpair")
@@ -253,6 +279,8 @@ async def unpair(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("pair.unpaired", id=target.id)
 
 
+@feature.command("pairs", access=Access.COORDINATOR,
+                 options=(Arg("at-risk", Kind.FLAG), Arg("all", Kind.FLAG, help="all_pairs"), PROGRAM))
 async def pairs(ctx: Ctx, args: Args) -> Response:
     """`/mentor pairs [--at-risk] [--all]`."""
     program = await coordinator_program(ctx, args, "pairs")
@@ -284,6 +312,7 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join([*lines, *left_out]))])
 
 
+@feature.command("people", access=Access.COORDINATOR, options=(Arg("unmatched", Kind.FLAG), PROGRAM))
 async def people(ctx: Ctx, args: Args) -> Response:
     """`/mentor people [--unmatched]`: who is enrolled, their role, pairs and capacity."""
     program = await coordinator_program(ctx, args, "people")
@@ -311,6 +340,8 @@ async def people(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join([head, *lines]))])
 
 
+@feature.command("escalations", access=Access.COORDINATOR,
+                 options=(Arg("all", Kind.FLAG, help="all_escalations"), PROGRAM))
 async def escalations(ctx: Ctx, args: Args) -> Response:
     """`/mentor escalations [--all]`: open (and acknowledged) escalations, or every one."""
     program = await coordinator_program(ctx, args, "escalations")
@@ -337,6 +368,7 @@ async def escalations(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join(lines))])
 
 
+@feature.command("ack", access=Access.COORDINATOR, args=(Arg("escalation", Kind.ESCALATION, required=True),))
 async def ack(ctx: Ctx, args: Args) -> Response:
     """`/mentor ack <id>`."""
     if len(args.words) != 1:
@@ -344,6 +376,8 @@ async def ack(ctx: Ctx, args: Args) -> Response:
     return await acknowledge(ctx, args.words[0])
 
 
+@feature.command("resolve", access=Access.COORDINATOR,
+                 args=(Arg("escalation", Kind.ESCALATION, required=True), Arg("note", Kind.TEXT, required=True)))
 async def resolve_command(ctx: Ctx, args: Args) -> Response:
     """`/mentor resolve <id> <note>`."""
     if len(args.words) < 2:
@@ -351,6 +385,8 @@ async def resolve_command(ctx: Ctx, args: Args) -> Response:
     return await resolve(ctx, args.words[0], args.rest(1))
 
 
+@feature.command("nudge", access=Access.COORDINATOR,
+                 args=(Arg("target", Kind.PAIR, required=True, help="nudge_target", also="all"),), options=(PROGRAM,))
 async def nudge(ctx: Ctx, args: Args) -> Response:
     """`/mentor nudge <pair>|all`: post the check-in question now."""
     program = await coordinator_program(ctx, args, "nudge")

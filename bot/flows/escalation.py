@@ -12,10 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit, safeguards
 from bot.access import member_program
-from bot.commands.parser import Args, as_id
+from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.directory import coordinated_programs, is_coordinator
 from bot.errors import UserError
+from bot.feature import PAIR, PROGRAM, Arg, Feature, Kind
 from bot.messages import Button, Form, FormField, Message, Response
 from bot.outbox import enqueue_rows, outbox_row
 from bot.pairs import checkin_history, in_pair, label, my_pair, pairs_of
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 ACK_WITHIN = timedelta(hours=48)
 REPORT_FORM = "escalation.report"
 RESOLVE_FORM = "escalation.resolve"
+feature = Feature("escalation")
 
 
 async def coordinator_targets(
@@ -217,6 +219,7 @@ async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Esc
     return esc
 
 
+@feature.action("escalation.ack")
 async def acknowledge(ctx: Ctx, token: str) -> Response:
     esc = await _escalation_for_coordinator(ctx, token, "ack")
     if esc.status != EscalationStatus.OPEN:
@@ -258,6 +261,7 @@ async def report_problem(ctx: Ctx, program: Program, pair: Pair | None, text: st
     return ctx.reply("escalation.reported", id=esc.id)
 
 
+@feature.command("problem", args=(Arg("what", Kind.TEXT, required=True),), options=(PAIR, PROGRAM))
 async def problem_command(ctx: Ctx, args: Args) -> Response:
     """`/mentor problem <text>`: a private report to the coordinators."""
     text = args.rest()
@@ -270,6 +274,7 @@ async def problem_command(ctx: Ctx, args: Args) -> Response:
     return await report_problem(ctx, program, pair, text)
 
 
+@feature.command("rematch", args=(Arg("reason", Kind.TEXT, required=True),), options=(PAIR,))
 async def rematch_command(ctx: Ctx, args: Args) -> Response:
     """`/mentor rematch <reason>`: ask the coordinators for a new match."""
     reason = args.rest()
@@ -287,6 +292,7 @@ async def rematch_command(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("escalation.rematch_sent")
 
 
+@feature.action("escalation.report")
 async def report_button(ctx: Ctx, value: str) -> Response:
     """The Report a problem button opens a private form."""
     pair_id = as_id(value)
@@ -303,6 +309,7 @@ async def report_button(ctx: Ctx, value: str) -> Response:
     return Response([Message(ctx.t("form.report_opened"))], form)
 
 
+@feature.form(REPORT_FORM)
 async def report_form(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     pair_id = as_id(state)
     pair = await ctx.session.get(Pair, pair_id) if pair_id else None
@@ -313,6 +320,7 @@ async def report_form(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     return await report_problem(ctx, program, pair, values.get("text", ""))
 
 
+@feature.action("escalation.resolve")
 async def resolve_button(ctx: Ctx, value: str) -> Response:
     esc = await _escalation_for_coordinator(ctx, value, "resolve")
     if esc.status == EscalationStatus.RESOLVED:
@@ -327,6 +335,7 @@ async def resolve_button(ctx: Ctx, value: str) -> Response:
     return Response([Message(ctx.t("form.resolve_opened", id=esc.id))], form)
 
 
+@feature.form(RESOLVE_FORM)
 async def resolve_form(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     return await resolve(ctx, state, values.get("note", ""))
 
@@ -400,3 +409,6 @@ async def _post_directly(session: AsyncSession, rt: Runtime, row: Outbox, now: d
                    dest_kind=kind, target=target, message=message, now=now)
         for kind, target in await _coordinator_dms(session, program, pair_id)
     ])
+
+
+feature.sweep("remind-escalations", remind_unacknowledged, next_unacknowledged)

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands.parser import as_id, as_int_in
+from bot.args import as_id, as_int_in
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.feature import Feature
 from bot.flows.escalation import notify_coordinators, raise_escalation
 from bot.messages import Button, Form, FormField, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_row
@@ -19,6 +20,7 @@ from storage.models import Checkin, CheckinStatus, Escalation, EscalationKind, F
 
 LOW_RATING = 2
 NOTE_FORM = "feedback.note"
+feature = Feature("feedback")
 
 
 async def rating_requests(
@@ -43,6 +45,7 @@ async def rating_requests(
     await enqueue_rows(s, rows)
 
 
+@feature.action("feedback.rate")
 async def rate(ctx: Ctx, value: str) -> Response:
     """A 1-5 click: recorded at once, then an optional note form."""
     checkin_part, _, rating_part = value.partition(":")
@@ -92,6 +95,7 @@ async def rate(ctx: Ctx, value: str) -> Response:
     return Response([Message(ctx.t(key, rating=rating))], form)
 
 
+@feature.form(NOTE_FORM)
 async def add_note(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
     """The optional note after a rating; a note on a low rating is passed to the coordinators."""
     feedback_id = as_id(state)

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import safeguards
 from bot.context import Runtime
 from bot.directory import coordinated_programs, known_member
+from bot.features import REGISTRY
 from bot.messages import Message
 from bot.pairs import label, members_of, next_checkin, pairs_of, recent_checkins
 from storage.models import (
@@ -38,9 +39,18 @@ async def home_messages(rt: Runtime, now: datetime, platform: str, workspace: st
         ws, me = found
         messages = [Message(rt.t("home.head", name=me.display_name))]
         messages += await _member_part(s, rt, now, me)
-        for program in await coordinated_programs(s, me, ws):
+        coordinated = await coordinated_programs(s, me, ws)
+        for program in coordinated:
             messages += await _program_part(s, rt, program, me)
+        messages.append(_commands(rt, me.is_admin or bool(coordinated)))
         return messages
+
+
+def _commands(rt: Runtime, coordinator: bool) -> Message:
+    """The subcommands this person may run, as `/mentor help` lists them."""
+    subs = [sub for sub in REGISTRY.subcommands if coordinator or not sub.coordinator]
+    return Message("\n".join([rt.t("help.home_head")] +
+                             [rt.t("help.line", usage=rt.t(f"usage.{sub.key}")) for sub in subs]))
 
 
 async def _member_part(s: AsyncSession, rt: Runtime, now: datetime, me: Member) -> list[Message]:

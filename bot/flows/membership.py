@@ -9,10 +9,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import safeguards
 from bot.access import member_program
-from bot.commands.parser import Args, as_int_in
+from bot.args import Args, as_int_in
 from bot.context import Ctx, Runtime
 from bot.directory import interests_of, programs_of
 from bot.errors import UserError
+from bot.feature import PROGRAM, Arg, Feature, Kind
 from bot.flows.escalation import raise_escalation
 from bot.messages import Message, Response
 from bot.outbox import enqueue
@@ -36,8 +37,10 @@ JOIN_ROLES = (Role.MENTOR, Role.MENTEE, Role.PEER)
 MAX_INTERESTS = 20
 MAX_CAPACITY = 10
 MAX_PAUSE = timedelta(days=366)
+feature = Feature("membership")
 
 
+@feature.command("join", args=(Arg("role", Kind.CHOICE, required=True, choices=tuple(r.value for r in JOIN_ROLES)),), options=(PROGRAM,))
 async def join(ctx: Ctx, args: Args) -> Response:
     """`/mentor join mentor|mentee|peer [program]`."""
     if not args.words:
@@ -83,6 +86,8 @@ def _interests(text: str) -> str:
     return ",".join(items)
 
 
+@feature.command("profile", options=(Arg("tz", Kind.TZ), Arg("interests", Kind.TEXT), Arg("goals", Kind.TEXT),
+                                       Arg("capacity", Kind.INT, low=1, high=MAX_CAPACITY)))
 async def profile(ctx: Ctx, args: Args) -> Response:
     """`/mentor profile [--tz ZONE] [--interests a,b] [--goals TEXT] [--capacity N]`; no options shows it."""
     if args.words:
@@ -127,6 +132,7 @@ async def profile(ctx: Ctx, args: Args) -> Response:
     return Response([Message(ctx.t(key, name=me.display_name), fields)])
 
 
+@feature.command("status")
 async def status(ctx: Ctx, args: Args) -> Response:
     """`/mentor status`: my programs, pairs and next check-in, in my time zone."""
     enrollments = (
@@ -184,6 +190,7 @@ def _parse_until(ctx: Ctx, args: Args) -> datetime | None:
     return until
 
 
+@feature.command("pause", args=(Arg("until", Kind.DATE),))
 async def pause(ctx: Ctx, args: Args) -> Response:
     """`/mentor pause [until YYYY-MM-DD]`: no nudges until then (or until `resume`)."""
     until = _parse_until(ctx, args)
@@ -219,6 +226,7 @@ async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -
             )
 
 
+@feature.command("resume")
 async def resume(ctx: Ctx, args: Args) -> Response:
     """`/mentor resume`: nudges start again from the next period."""
     if args.words:
@@ -298,6 +306,7 @@ async def _leave_program(s: AsyncSession, rt: Runtime, now: datetime, me: Member
         )
 
 
+@feature.command("leave", options=(PROGRAM,))
 async def leave(ctx: Ctx, args: Args) -> Response:
     """`/mentor leave [program]`: leave the program; an active pair ends and the coordinators are told."""
     program = await member_program(ctx, args, args.rest() or None)
@@ -318,3 +327,6 @@ async def left_workspace(ctx: Ctx) -> Response:
     for program in await programs_of(ctx.session, ctx.ws):
         await _leave_program(ctx.session, ctx.rt, ctx.now, ctx.me, program)
     return Response()
+
+
+feature.sweep("auto-resume", auto_resume, next_auto_resume)

@@ -10,9 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import safeguards
 from bot.access import coordinator_program
-from bot.commands.parser import Args
+from bot.args import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.feature import PROGRAM, Access, Feature
 from bot.flows.checkin import BAD
 from bot.flows.escalation import coordinator_targets
 from bot.messages import Message, Response
@@ -37,6 +38,7 @@ from storage.models import (
 )
 
 DIGEST_AT = time(9, 0)
+feature = Feature("report")
 
 
 async def _closed_checkins(s: AsyncSession, program: Program,
@@ -111,6 +113,7 @@ async def pair_line(s: AsyncSession, rt: Runtime, pair: Pair, risk: str | None) 
                 met=met, total=len(closed), avg=avg, last=last, risk=rt.t("pairs.risk", why=risk) if risk else "")
 
 
+@feature.command("report", access=Access.COORDINATOR, options=(PROGRAM,))
 async def report(ctx: Ctx, args: Args) -> Response:
     """`/mentor report`: the program at a glance, then every pair."""
     program = await coordinator_program(ctx, args, "report")
@@ -265,3 +268,6 @@ async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, 
     if hidden.pair_ids:
         fields = (*fields, (rt.t("digest.hidden"), rt.t("digest.hidden_value", pairs=hidden.label())))
     return Message(rt.t("digest.head", program=program.name, week=since.date().isoformat()), fields)
+
+
+feature.sweep("digests", send_digests, next_digest)

@@ -1,19 +1,20 @@
-"""/mentor as Discord application commands: registered from the core's catalog, typed options turned into
-the core's command text, autocomplete that only shows what the person may see."""
+"""/mentor as Discord application commands: generated from the core's declared subcommands, typed values
+handed to the core as they are, autocomplete that only shows what the person may see."""
 
 from __future__ import annotations
 
-import shlex
+from typing import Any
 
 from sqlalchemy import event
 
-from adapters.discord.commands import command_line, mentor_group
+import prompts
+from adapters.discord.commands import mentor_group
 from adapters.discord.interactions import PLATFORM
 from adapters.discord.views import split_text
 from bot import suggest
-from bot.commands.catalog import SUBCOMMANDS
-from bot.commands.parser import tokenize
 from bot.core import MentorBot
+from bot.feature import Arg, Kind
+from bot.features import REGISTRY
 from tests.discord.conftest import Cast, People, Running, pair_them, setup_program
 from testkit.fake_discord import GUILD_ID, LEADS, FakeDiscord
 
@@ -24,16 +25,62 @@ def test_every_core_subcommand_is_a_discord_command() -> None:
     for command in group.commands:
         children = getattr(command, "commands", None)
         names |= {f"{command.name} {c.name}" for c in children} if children else {command.name}
-    assert names == {s.name for s in SUBCOMMANDS} | {"help"}
+    assert names == {s.name for s in REGISTRY.subcommands} | {"help"}
     assert all(len(c.description) <= 100 for c in group.walk_commands())
 
 
-def test_options_become_core_text_that_reads_back_the_same() -> None:
-    text = command_line("problem", "He said “it’s fine” -- twice", pair=3)
-    assert tokenize(text) == ["problem", "He said \"it's fine\" -- twice", "--pair", "3"]
-    assert command_line("pairs", at_risk=True, all_=False, program="Spring Cohort") == \
-        "pairs --at-risk --program 'Spring Cohort'"
-    assert shlex.split(command_line("pair", "<@1|Ann Lee>", None)) == ["pair", "<@1|Ann Lee>"]
+# Discord's option types: https-free summary of the API's ApplicationCommandOptionType.
+DISCORD_TYPE = {Kind.PERSON: 6, Kind.CHANNEL: 7, Kind.PROGRAM: 3, Kind.PAIR: 4, Kind.ESCALATION: 4, Kind.TEXT: 3,
+                Kind.INT: 4, Kind.CHOICE: 3, Kind.DATE: 3, Kind.TIME: 3, Kind.TZ: 3, Kind.FLAG: 5}
+COMPLETED = {Kind.PROGRAM, Kind.PAIR, Kind.ESCALATION, Kind.TZ}
+
+
+def expected_option(arg: Arg) -> dict[str, Any]:
+    """What the catalog says Discord must show for one argument."""
+    option: dict[str, Any] = {"name": arg.name, "type": 3 if arg.also else DISCORD_TYPE[arg.kind],
+                              "required": arg.required, "description": prompts.say(f"arg.{arg.described_as}")[:100],
+                              "autocomplete": arg.kind in COMPLETED}
+    if arg.choices:
+        option["choices"] = list(arg.choices)
+    if arg.kind is Kind.INT:
+        option["min_value"], option["max_value"] = arg.low, arg.high
+    return option
+
+
+def shown_option(option: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: option[k] for k in ("name", "type", "required", "description")}
+    shown["autocomplete"] = bool(option.get("autocomplete"))
+    if "choices" in option:
+        shown["choices"] = [c["value"] for c in option["choices"]]
+    for bound in ("min_value", "max_value"):
+        if bound in option:
+            shown[bound] = option[bound]
+    return shown
+
+
+async def test_every_catalog_entry_is_on_discord_with_exactly_its_options_and_types(
+    running: Running, fake: FakeDiscord
+) -> None:
+    (sync,) = fake.find("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")
+    (spec,) = sync.body  # what discord.py registered with Discord
+    for sub in REGISTRY.subcommands:
+        node = spec
+        for word in sub.path:
+            node = next(o for o in node["options"] if o["name"] == word)
+        declared = sorted((*sub.args, *sub.options), key=lambda a: not a.required)
+        assert [shown_option(o) for o in node.get("options", [])] == [expected_option(a) for a in declared], sub.name
+
+
+async def test_typed_values_reach_the_core_as_they_are(running: Running, people: People, cast: Cast,
+                                                        bot: MentorBot, fake: FakeDiscord) -> None:
+    """Quotes, dashes and option-like words in a value stay the person's words: nothing re-reads them as text."""
+    await setup_program(people, cast)
+    await pair_them(people, cast, bot, fake)
+    reply = await people.command(cast.alice, "problem", what="He said “it’s fine” --pair 7 -- twice", pair=1)
+    assert "coordinators" in reply.text.lower()
+    await bot.deliver()
+    (post,) = [m for m in fake.posts(LEADS) if m["components"]]
+    assert "He said “it’s fine” --pair 7 -- twice" in str(post)
 
 
 async def test_start_up_asks_for_the_guilds_intent_only_and_registers_mentor(
@@ -51,6 +98,8 @@ async def test_start_up_asks_for_the_guilds_intent_only_and_registers_mentor(
 async def test_help_is_the_cores_help(running: Running, people: People, cast: Cast) -> None:
     reply = await people.command(cast.bob, "help", command="pair")
     assert reply.text.startswith("/mentor pair @mentor @mentee") and reply.ephemeral
+    assert await people.autocomplete(cast.bob, "help", "command", command="prog") == [
+        "program create", "program set", "program list"]
 
 
 async def test_mentions_and_channels_reach_the_core_resolved(

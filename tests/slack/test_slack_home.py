@@ -36,11 +36,14 @@ async def test_member_and_coordinator_homes(slack: Slack, clock: ManualClock) ->
     home = await open_home(slack, "UALICE", "Ev-h3")
     assert "2026-12-07: couldn't meet (Bob)" in home
     assert "hard to reach" not in home and "Escalation" not in home
+    # The commands she may run, from the same declarations as /mentor help; none of the coordinators'.
+    assert "/mentor checkin [--pair N]" in home and "/mentor pair @mentor" not in home
 
     home = await open_home(slack, "UCAROL", "Ev-h4")
     assert "Program Spring (you coordinate it)" in home
     assert "*Active pairs*\n1" in home and "*Open escalations*\n1" in home
     assert "#1 Problem report, open: #1 Bob (mentor) &amp; Alice (mentee)" in home
+    assert "/mentor pair @mentor @mentee [--force REASON]" in home
 
 
 async def test_a_meeting_logged_ahead_shows_on_the_home_tab(slack: Slack) -> None:

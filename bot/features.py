@@ -1,0 +1,70 @@
+"""The one list of features. Adding a feature is a new module in bot/flows/ and one line here; the core,
+`/mentor help`, every adapter's commands and the home page follow from what the modules declare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.feature import ActionHandler, Feature, FormHandler, Subcommand, Sweep
+from bot.flows import checkin, coordinator, escalation, feedback, housekeeping, membership, report
+
+# In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
+FEATURES: tuple[Feature, ...] = (
+    membership.feature,
+    checkin.feature,
+    feedback.feature,
+    escalation.feature,
+    coordinator.feature,
+    report.feature,
+    housekeeping.feature,
+)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every feature's declarations, gathered; a name declared twice is a mistake found at start-up."""
+
+    subcommands: tuple[Subcommand, ...]
+    actions: dict[str, ActionHandler]
+    forms: dict[str, FormHandler]
+    sweeps: tuple[Sweep, ...]
+
+    @classmethod
+    def of(cls, features: tuple[Feature, ...]) -> Registry:
+        subcommands = tuple(sub for f in features for sub in f.subcommands)
+        actions: dict[str, ActionHandler] = {}
+        forms: dict[str, FormHandler] = {}
+        for f in features:
+            _merge(actions, f.actions, f.name)
+            _merge(forms, f.forms, f.name)
+        sweeps = tuple(sweep for f in features for sweep in f.sweeps)
+        for names in ([s.name for s in subcommands], [s.name for s in sweeps]):
+            if dupes := {n for n in names if names.count(n) > 1}:
+                raise ValueError(f"declared twice: {sorted(dupes)}")
+        return cls(subcommands, actions, forms, sweeps)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """First words that only start longer subcommands (`program` of `program create`)."""
+        return frozenset(sub.path[0] for sub in self.subcommands if len(sub.path) > 1)
+
+    def find(self, words: list[str]) -> tuple[Subcommand | None, int]:
+        """The subcommand the first words name, and how many words that took."""
+        lowered = [w.lower() for w in words]
+        for sub in self.subcommands:
+            if tuple(lowered[: len(sub.path)]) == sub.path:
+                return sub, len(sub.path)
+        return None, 0
+
+
+V = TypeVar("V")
+
+
+def _merge(into: dict[str, V], new: dict[str, V], feature: str) -> None:
+    if clash := set(into) & set(new):
+        raise ValueError(f"feature {feature} declares {sorted(clash)} again")
+    into.update(new)
+
+
+REGISTRY = Registry.of(FEATURES)
