@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 import prompts
+from adapters.limits import ACK_BUDGET
 from adapters.slack.blocks import (
     BUTTON_ACTION,
     FORM_CALLBACK,
@@ -49,7 +50,6 @@ from bot.messenger import Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 COMMAND = "/mentor"
-ACK_BUDGET = 2.0  # seconds the core may take before a command is acked with "working on it"
 RESPONSE_HOST = "hooks.slack.com"  # where Slack's response_urls point
 CLICK_WINDOW = 5  # seconds: clicks of one button by one person within this window are one click
 
