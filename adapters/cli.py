@@ -88,9 +88,11 @@ async def _console(settings: Settings, script: Path | None, db_url: str | None, 
                 clock = ManualClock(start or script_start(lines) or now)
             bot = MentorBot(db, clock, default_tz=settings.default_timezone)
             console = Console(bot, clock, sys.stdout)
+            bot.add_messenger(console.messenger)
             if script is not None:
                 return 1 if await console.run_script(lines) else 0
             heartbeat = Heartbeat(bot)
+            bot.on_handled(heartbeat.deliver_soon)
             heartbeat.start()
             try:
                 shown = make_url(db.url).render_as_string(hide_password=True)
@@ -136,6 +138,7 @@ async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
     db = await _open(settings.database_url, "DATABASE_URL")
     bot = MentorBot(db, SystemClock(), default_tz=settings.default_timezone)
     heartbeat = Heartbeat(bot)
+    bot.on_handled(heartbeat.deliver_soon)  # what an event queued goes out now, not at the next tick
     try:
         async with asyncio.TaskGroup() as group:
             for platform, config in chosen:

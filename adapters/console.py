@@ -175,7 +175,8 @@ class Console:
         self._events = itertools.count(1)
         # Event ids must not repeat across runs on the same database, or the dedup table swallows them.
         self._run_id = uuid.uuid4().hex[:12]
-        bot.add_messenger(ConsoleMessenger(self))
+        # What the bot sends on its own is printed here once the starter registers it (bot.add_messenger).
+        self.messenger = ConsoleMessenger(self)
 
     # --- output ------------------------------------------------------------------------------
 

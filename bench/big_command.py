@@ -82,6 +82,7 @@ async def run(size: int, db_url: str) -> int:
         settings = SlackSettings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET,  # type: ignore[call-arg]
                                  slack_api_url=api)
         adapter = SlackAdapter(bot, settings)
+        bot.add_messenger(adapter.messenger)  # as the Slack adapter's serve() does
         runner = web.AppRunner(web_app(adapter.app), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

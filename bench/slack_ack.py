@@ -112,6 +112,7 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
         settings = SlackSettings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET,  # type: ignore[call-arg]
                                  slack_api_url=api)
         adapter = SlackAdapter(bot, settings)
+        bot.add_messenger(adapter.messenger)  # as the Slack adapter's serve() does
         hook = fake.hook_url("bench")
         try:
             bot_lat, bot_fail, bot_s = await measure(web_app(adapter.app), args, hook, adapter.drain)

@@ -23,6 +23,7 @@ from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
 from bot.features import REGISTRY
 from bot.flows import escalation, membership
+from bot.home import home_messages
 from bot.messages import Message, Response
 from bot.messenger import Messenger
 from bot.text import MAX_COMMAND_CHARS, clean_event
@@ -41,15 +42,27 @@ class MentorBot:
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
-        # Called after an event is handled, so queued messages go out without waiting for a tick.
-        self.after_event: Callable[[], None] | None = None
+        self._handled_listeners: list[Callable[[], None]] = []
 
     @property
     def db(self) -> Database:
         return self.rt.db
 
     def add_messenger(self, messenger: Messenger) -> None:
+        """Send this platform's outbox rows through `messenger`. Whoever starts an adapter calls this."""
         self.messengers[messenger.platform] = messenger
+
+    def on_handled(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each event is handled and its transaction committed. The process entry
+        point wires the heartbeat's deliver_soon here, so what an event queued goes out without a tick."""
+        self._handled_listeners.append(listener)
+
+    def _handled(self) -> None:
+        for listener in self._handled_listeners:
+            try:
+                listener()
+            except Exception:  # the event is committed: its reply stands whatever a listener does
+                log.exception("on_handled listener failed")
 
     async def _delivery_failed(self, s: AsyncSession, row: Outbox, now: datetime) -> None:
         await escalation.delivery_failed(s, self.rt, row, now)
@@ -65,8 +78,7 @@ class MentorBot:
         for attempt in (1, 2):
             try:
                 response = await self._handle_once(event)
-                if self.after_event is not None:
-                    self.after_event()
+                self._handled()
                 return response
             except UserError as err:
                 return Response([Message(self.rt.t(err.key, **_clipped(err.params)))])
@@ -158,6 +170,10 @@ class MentorBot:
                 return Viewer(self.rt.default_tz, False)
             ws, me = found
             return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
+
+    async def home(self, platform: str, workspace: str, user_id: str) -> list[Message]:
+        """A person's home page (Slack's App Home tab) as core messages: read only, nothing is changed."""
+        return await home_messages(self.rt, self.clock.now(), platform, workspace, user_id)
 
 
 def _start(event: CommandEvent | Invocation) -> str:

@@ -56,7 +56,8 @@ class _Solo:
 
 
 class Heartbeat:
-    """Two interval jobs: the sweeps and the deliverer. A slow run is never doubled, a missed one is not replayed."""
+    """Two interval jobs: the sweeps and the deliverer. A slow run is never doubled, a missed one is not replayed.
+    It changes nothing on the bot: the starter wires `bot.on_handled(heartbeat.deliver_soon)`."""
 
     def __init__(self, bot: MentorBot, sweep_seconds: float = SWEEP_SECONDS,
                  deliver_seconds: float = DELIVER_SECONDS) -> None:
@@ -69,7 +70,6 @@ class Heartbeat:
                                next_run_time=datetime.now(UTC), **common)
         self.scheduler.add_job(self.delivery.job, "interval", seconds=deliver_seconds, id="deliver",
                                next_run_time=datetime.now(UTC), **common)
-        bot.after_event = self.deliver_soon
 
     def start(self) -> None:
         self.scheduler.start()

@@ -93,7 +93,9 @@ def bot(db: Database, clock: ManualClock) -> MentorBot:
 
 @pytest.fixture
 def console(bot: MentorBot, clock: ManualClock) -> Console:
-    return Console(bot, clock)
+    console = Console(bot, clock)
+    bot.add_messenger(console.messenger)  # as `mentorbot console` does
+    return console
 
 
 @pytest.fixture

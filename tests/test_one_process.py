@@ -9,13 +9,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import discord
 import pytest
 from aiohttp import web
 from sqlmodel import select
 
 from adapters.cli import _run
 from adapters.discord import PLATFORM as DISCORD
+from adapters.discord import endpoints
 from adapters.discord.settings import DiscordSettings
 from adapters.slack import PLATFORM as SLACK
 from bot.settings import Settings
@@ -45,7 +45,7 @@ async def test_slack_and_discord_share_one_process_and_one_database(
         listening.set()
 
     monkeypatch.setattr(web.TCPSite, "start", start)
-    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    saved = endpoints.current()
     port = free_port()
     chosen = [
         (SLACK, slack_settings(fake_slack.url + "/api/", port=port)),
@@ -69,7 +69,7 @@ async def test_slack_and_discord_share_one_process_and_one_database(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+        endpoints.restore(saved)
         await fake_slack.stop()
         await fake_discord.stop()
     assert "Program Spring created" in slack_reply

@@ -223,6 +223,16 @@ def test_every_fstring_key_matches_a_template(sites: list[CallSite]) -> None:
     assert problems == []
 
 
+def test_the_core_speaks_from_prompts_en_only(sites: list[CallSite]) -> None:
+    """bot/ knows no platform, so every sentence it says is in prompts/en.toml, none in an adapter's file."""
+    core = own_templates("en")
+    misplaced = [f"{s.where}: {key}" for s in sites if s.file.startswith("bot")
+                 for key in s.keys or [] if key not in core]
+    misplaced += [f"{s.where}: {s.pattern}" for s in sites if s.file.startswith("bot") and s.pattern
+                  and not any(re.match(s.pattern, key) for key in core)]
+    assert misplaced == []
+
+
 def test_star_kwargs_are_resolved_or_listed(sites: list[CallSite]) -> None:
     # (The pass-through wrappers forward **params with a key they do not know; see KEY_PASS_THROUGH.)
     unresolved = {(s.file, key) for s in sites if s.unresolved_star and s.dynamic is None

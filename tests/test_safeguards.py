@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from adapters.console import PLATFORM, WORKSPACE
 from bot.clock import ManualClock
 from bot.core import MentorBot
-from bot.flows.home import home_messages
+from bot.home import home_messages
 from storage.models import AuditLog, Checkin, CheckinStatus, Escalation, Pair, PairEndCause, PairStatus
 from storage.db import create_engine
 from storage.migrate import upgrade

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import discord
-import yarl
 from discord import app_commands
 
 import prompts
+from adapters.discord import endpoints
 from adapters.discord.commands import mentor_group
 from adapters.discord.interactions import PLATFORM, actor_for, answer
 from adapters.discord.messenger import NO_MENTIONS, DiscordMessenger
@@ -47,12 +47,6 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=BOT_PERMISSIONS, scopes=SCOPES)
 
 
-def point_at(api_url: str) -> None:
-    """Send every REST call (webhooks and interaction callbacks included) to `api_url`.
-    discord.py keeps the base as a class attribute, so this is process-wide."""
-    discord.http.Route.BASE = api_url
-
-
 class MentorClient(discord.Client):
     """One Discord connection serving every server the bot is in."""
 
@@ -63,11 +57,12 @@ class MentorClient(discord.Client):
         self.settings = settings
         self.tree: app_commands.CommandTree[MentorClient] = app_commands.CommandTree(self)
         self.tree.add_command(mentor_group())
+        # Registered on the bot by whoever starts the client (serve), once it has logged in.
+        self.messenger = DiscordMessenger(self)
 
     async def setup_hook(self) -> None:
         # Buttons are rebuilt from their custom_id, so those on old messages work after a restart.
         self.add_dynamic_items(ActionButton)
-        self.bot.add_messenger(DiscordMessenger(self))
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -110,13 +105,15 @@ class MentorClient(discord.Client):
 
 
 async def serve(bot: MentorBot, settings: DiscordSettings, **options: Any) -> None:
-    """Log in, register /mentor, connect to the gateway named by the API's /gateway/bot, run until cancelled."""
-    point_at(settings.api_url)
+    """Log in, register /mentor and the Discord messenger on the bot, connect to the gateway named by the
+    API's /gateway/bot, run until cancelled."""
+    endpoints.use_api(settings.api_url)
     async with MentorClient(bot, settings, **options) as client:
         try:
             await client.login(settings.bot_token.get_secret_value())
+            bot.add_messenger(client.messenger)  # logged in: its sends can go out from now on
             _, gateway, _ = await client.http.get_bot_gateway()
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+            endpoints.use_gateway(gateway)
             await client.connect(reconnect=True)
         except discord.LoginFailure:
             log.error(prompts.say("discord.doctor.login_failed"))  # the operator's fix, not just a traceback

@@ -6,7 +6,8 @@ import aiohttp
 import discord
 
 import prompts
-from adapters.discord.client import invite_url, point_at
+from adapters.discord import endpoints
+from adapters.discord.client import invite_url
 from adapters.discord.settings import DiscordSettings
 from adapters.platform import Check
 
@@ -19,7 +20,7 @@ async def doctor(settings: DiscordSettings) -> list[Check]:
     where = (prompts.say("discord.doctor.where_guilds", ids=", ".join(map(str, settings.guild_ids)))
              if settings.guild_ids else prompts.say("discord.doctor.where_global"))
     checks = [Check(True, prompts.say("discord.doctor.settings", api=settings.api_url, where=where))]
-    point_at(settings.api_url)
+    endpoints.use_api(settings.api_url)
     client = discord.Client(intents=discord.Intents.none())
     try:
         async with client:

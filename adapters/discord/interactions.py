@@ -11,15 +11,15 @@ import aiohttp
 import discord
 
 import prompts
-from adapters.discord.views import FormModal, attachments_for, split_text
+from adapters.discord.views import CONTENT_LIMIT, FormModal, attachments_for
+from adapters.limits import ACK_BUDGET, split_text
 from bot.events import Actor
 from bot.messages import Message, Response
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-# Discord wants the first answer within 3 s; past this much of it, defer and follow up instead.
-ACK_BUDGET = 2.0
+# Past ACK_BUDGET of Discord's 3 s, the answer is deferred and followed up instead.
 # Seconds the answer (its callback and follow-ups) may take: a Discord that does not answer must not hold
 # the handler for aiohttp's five minutes. The work is done and committed either way.
 ANSWER_TIMEOUT = 30.0
@@ -69,7 +69,7 @@ async def _show(interaction: discord.Interaction[Any], workspace: str, response:
     if response.form is not None:  # too slow for a modal: say so rather than drop the form silently
         messages.append(Message(prompts.say("discord.form_late")))
     for message in messages:
-        parts = split_text(message.text)
+        parts = split_text(message.text, CONTENT_LIMIT) or [""]  # an empty text still carries fields and buttons
         for i, part in enumerate(parts):
             # Fields and buttons follow the last part.
             extra = attachments_for(message, workspace) if i == len(parts) - 1 else {}

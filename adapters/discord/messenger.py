@@ -13,7 +13,8 @@ import discord
 
 import prompts
 from adapters.discord.interactions import PLATFORM
-from adapters.discord.views import attachments_for, clip, content_for, embed_for, view_for
+from adapters.discord.views import attachments_for, content_for, embed_for, view_for
+from adapters.limits import clip
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Profile, ProfileUnavailable
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
+from adapters.limits import clip
 from bot.messages import Button, Form, Message
 
 CONTENT_LIMIT = 2000
@@ -34,10 +35,6 @@ class ButtonSink(Protocol):
 
     async def on_button(self, interaction: discord.Interaction[Any], workspace: str, action_id: str,
                         value: str) -> None: ...
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _custom_id(layout: re.Pattern[str], *parts: str) -> str:
@@ -111,17 +108,6 @@ def attachments_for(message: Message, workspace: str) -> dict[str, Any]:
 
 def content_for(message: Message) -> str:
     return clip(message.text, CONTENT_LIMIT)
-
-
-def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
-    """Long replies (a report) as several messages, cut at line ends where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text] if text or not parts else parts
 
 
 class FormModal(discord.ui.Modal):

@@ -13,6 +13,7 @@ from bot.core import MentorBot
 async def serve(bot: MentorBot, settings: SlackSettings) -> None:
     """Register the Slack messenger on the bot, then serve HTTP or Socket Mode until cancelled."""
     adapter = SlackAdapter(bot, settings)
+    bot.add_messenger(adapter.messenger)
     try:
         if settings.slack_app_token:
             await serve_socket_mode(adapter.app, settings.slack_app_token)

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 import prompts
+from adapters.limits import ACK_BUDGET
 from adapters.slack.blocks import (
     BUTTON_ACTION,
     FORM_CALLBACK,
@@ -44,13 +45,11 @@ from bot.events import (
     FormSubmission,
     MemberLeft,
 )
-from bot.flows.home import home_messages
 from bot.messages import Form, Message, Response
 from bot.messenger import Profile, ProfileUnavailable
 
 log = logging.getLogger(__name__)
 COMMAND = "/mentor"
-ACK_BUDGET = 2.0  # seconds the core may take before a command is acked with "working on it"
 RESPONSE_HOST = "hooks.slack.com"  # where Slack's response_urls point
 CLICK_WINDOW = 5  # seconds: clicks of one button by one person within this window are one click
 
@@ -79,8 +78,8 @@ class SlackAdapter:
         self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer, self.session)
         api = urlparse(settings.slack_api_url)
         self.api_origin = (api.scheme, api.netloc.lower())
+        # Registered on the bot by whoever starts the adapter (serve, tests, benches), not here.
         self.messenger = SlackMessenger(self.client, self.pacer)
-        bot.add_messenger(self.messenger)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.app = AsyncApp(
             client=self.client,
@@ -289,7 +288,7 @@ class SlackAdapter:
 
     async def publish_home(self, team: str, user: str) -> None:
         """Render and publish a person's App Home tab."""
-        messages = await home_messages(self.bot.rt, self.bot.clock.now(), PLATFORM, team, user)
+        messages = await self.bot.home(PLATFORM, team, user)
         try:
             await self.pacer.wait("views.publish")
             await self.client.views_publish(user_id=user, view=home_view(messages))

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from adapters.limits import clip, split_text
 from bot.messages import Button, Form, Message
 
 BUTTON_ACTION = re.compile(r"^([a-z_.]+)#\d+$")
@@ -29,37 +30,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Text cut into pieces Slack accepts, at line ends where it can be (a long report stays readable)."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one enormous line: cut it anywhere
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        if current and len(current) + 1 + len(line) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    return [c for c in [*chunks, current] if c.strip()]
 
 
 def _button(button: Button, index: int) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
-        "text": {"type": "plain_text", "text": _clip(button.label, MAX_BUTTON_LABEL), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(button.label, MAX_BUTTON_LABEL), "emoji": True},
         "action_id": f"{button.action_id}#{index}",
         "value": button.value,
     }
@@ -71,7 +49,7 @@ def _button(button: Button, index: int) -> dict[str, Any]:
 def message_blocks(message: Message) -> Blocks:
     """One message: its text in sections, its fields as a two-column table (a field too long for a table
     cell, like a report's pair list, gets full-width sections of its own), its buttons in a row."""
-    blocks = [_section(chunk) for chunk in _chunks(escape(message.text))] or [_section("-")]
+    blocks = [_section(chunk) for chunk in split_text(escape(message.text), MAX_TEXT)] or [_section("-")]
     fields: list[dict[str, Any]] = []
     for label, value in message.fields:
         text = f"*{escape(label)}*\n{escape(value)}"
@@ -80,7 +58,7 @@ def message_blocks(message: Message) -> Blocks:
             continue
         blocks += [{"type": "section", "fields": fields[i: i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)]
         fields = []
-        blocks += [_section(chunk) for chunk in _chunks(text)]
+        blocks += [_section(chunk) for chunk in split_text(text, MAX_TEXT)]
     blocks += [{"type": "section", "fields": fields[i: i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)]
     if message.buttons:
         blocks.append({"type": "actions", "elements": [_button(b, i) for i, b in enumerate(message.buttons)]})
@@ -89,7 +67,7 @@ def message_blocks(message: Message) -> Blocks:
 
 def fallback_text(message: Message) -> str:
     """What notifications and screen readers show (escaped too: Slack reads it as mrkdwn)."""
-    return _clip(escape(message.text), MAX_TEXT)
+    return clip(escape(message.text), MAX_TEXT)
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -105,7 +83,7 @@ def reply_payload(messages: list[Message]) -> dict[str, Any]:
             blocks.append({"type": "divider"})
         blocks += message_blocks(message)
     text = "\n".join(fallback_text(m) for m in messages)
-    return {"response_type": "ephemeral", "text": _clip(text, MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
+    return {"response_type": "ephemeral", "text": clip(text, MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
 
 
 def home_view(messages: list[Message]) -> dict[str, Any]:
@@ -124,7 +102,7 @@ def form_view(form: Form, reply_to: dict[str, str]) -> dict[str, Any]:
             "type": "input",
             "block_id": f.name,
             "optional": not f.required,
-            "label": {"type": "plain_text", "text": _clip(f.label, MAX_FIELD)},
+            "label": {"type": "plain_text", "text": clip(f.label, MAX_FIELD)},
             "element": {
                 "type": "plain_text_input",
                 "action_id": INPUT_ACTION,
@@ -136,8 +114,8 @@ def form_view(form: Form, reply_to: dict[str, str]) -> dict[str, Any]:
         "type": "modal",
         "callback_id": FORM_CALLBACK,
         "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": _clip(form.title, MAX_VIEW_TITLE)},
-        "submit": {"type": "plain_text", "text": _clip(form.submit_label, MAX_VIEW_TITLE)},
+        "title": {"type": "plain_text", "text": clip(form.title, MAX_VIEW_TITLE)},
+        "submit": {"type": "plain_text", "text": clip(form.submit_label, MAX_VIEW_TITLE)},
         "blocks": blocks,
     }
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import discord
 import pytest
 import yarl
 
+from adapters.discord import endpoints
 from adapters.discord.client import serve
 from adapters.discord.settings import DiscordSettings
 from bot.core import MentorBot
@@ -233,11 +233,11 @@ class Running:
 
 @pytest.fixture
 def discord_globals() -> Iterator[None]:
-    """discord.py keeps the API base and the gateway URL process-wide (client.point_at, serve): put them back."""
-    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    """discord.py keeps the API base and the gateway URL process-wide (adapters.discord.endpoints): put them back."""
+    saved = endpoints.current()
     yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
-    assert isinstance(saved[1], yarl.URL)
+    endpoints.restore(saved)
+    assert isinstance(saved.gateway, yarl.URL)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import event
 import prompts
 from adapters.discord.commands import mentor_group
 from adapters.discord.interactions import PLATFORM
-from adapters.discord.views import split_text
+from adapters.limits import split_text
 from bot import suggest
 from bot.core import MentorBot
 from bot.feature import Arg, Kind
@@ -177,6 +177,6 @@ async def test_pair_autocomplete_offers_what_the_command_accepts(
 
 def test_a_long_reply_is_split_at_line_ends() -> None:
     text = "\n".join(f"line {i:04d} " + "x" * 90 for i in range(60))
-    parts = split_text(text)
+    parts = split_text(text, 2000)
     assert len(parts) == 4 and all(len(p) <= 2000 and p.startswith("line ") for p in parts)  # 19 lines each
     assert "\n".join(parts) == text

@@ -185,7 +185,7 @@ async def test_a_member_leaving_the_server_ends_their_pair(
     await running.start()
     assert fake.identify is not None and fake.identify["intents"] == (1 << 0) | (1 << 1)  # guilds, members
     handled = asyncio.Event()
-    bot.after_event = handled.set
+    bot.on_handled(handled.set)
     await fake.dispatch("GUILD_MEMBER_REMOVE", {"guild_id": str(running.settings.guild_ids[0]),
                                                 "user": cast.alice.user()})
     await asyncio.wait_for(handled.wait(), timeout=10)

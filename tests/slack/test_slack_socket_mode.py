@@ -16,6 +16,7 @@ from testkit.fake_slack import FakeSlack
 async def test_a_slash_command_over_socket_mode(bot: MentorBot, fake_slack: FakeSlack) -> None:
     config = settings(fake_slack.url + "/api/", slack_app_token="xapp-1-test", slack_signing_secret="")
     adapter = SlackAdapter(bot, config)
+    bot.add_messenger(adapter.messenger)
     serving = asyncio.create_task(serve_socket_mode(adapter.app, "xapp-1-test"))
     try:
         await fake_slack.push({
