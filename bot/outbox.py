@@ -9,12 +9,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Message
-from storage.models import Outbox, OutboxStatus
+from storage.models import Outbox, OutboxKind, OutboxStatus
+
+
+def outbox_key(kind: OutboxKind, subject_id: int | None, *details: object) -> str:
+    """A row's idempotency key: its kind, its subject, and whatever else makes it one of a kind. Only for
+    uniqueness: what a row is, is read from its kind and subject_id columns, never from the key."""
+    return ":".join([str(kind), str(subject_id), *map(str, details)])
 
 
 def outbox_row(
     *,
-    key: str,
+    kind: OutboxKind,
+    subject_id: int | None,
+    details: tuple[object, ...] = (),
+    key: str | None = None,
     workspace_id: int,
     dest_kind: str,
     target: str | int,
@@ -23,8 +32,11 @@ def outbox_row(
     program_id: int | None = None,
     edits_key: str | None = None,
 ) -> dict[str, Any]:
+    """One row to queue; its key is outbox_key(kind, subject_id, *details) unless given whole."""
     return {
-        "key": key,
+        "key": key if key is not None else outbox_key(kind, subject_id, *details),
+        "kind": kind,
+        "subject_id": subject_id,
         "workspace_id": workspace_id,
         "program_id": program_id,
         "dest_kind": dest_kind,

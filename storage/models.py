@@ -89,6 +89,37 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
+class OutboxKind(StrEnum):
+    """What an outbox row is; its subject_id names the row it is about (in brackets)."""
+
+    INTRO = "intro"  # (pair)
+    NUDGE = "nudge"  # (pair)
+    NUDGE_AGAIN = "nudge-again"  # a coordinator's nudge (checkin)
+    ANSWER = "answer"  # an answer, editing the nudge (checkin)
+    REMIND = "remind"  # (checkin)
+    CLOSED = "closed"  # a period closed unanswered, editing the nudge (checkin)
+    RATE = "rate"  # a rating request (checkin)
+    RATED = "rated"  # the rating request answered (checkin)
+    PAUSED = "paused"  # told to the partner (pair)
+    RESUMED = "resumed"  # (member)
+    RESUMED_PARTNER = "resumed-partner"  # (pair)
+    ENDED = "ended"  # (pair)
+    ENDED_CHECKIN = "ended-checkin"  # the open check-in of an ended pair (checkin)
+    ESCALATION = "escalation"  # a coordinators' post and its edits (escalation)
+    ESCALATION_REMINDER = "escalation-reminder"  # (escalation)
+    ESCALATION_NOTE = "escalation-note"  # a note added to an escalation (escalation)
+    DIGEST = "digest"  # (program)
+
+    @property
+    def for_coordinators(self) -> bool:
+        """Sent to a program's coordinators (their channel or their DMs), not to members."""
+        return self in COORDINATOR_KINDS
+
+
+COORDINATOR_KINDS = frozenset({OutboxKind.ESCALATION, OutboxKind.ESCALATION_REMINDER, OutboxKind.ESCALATION_NOTE,
+                               OutboxKind.DIGEST})
+
+
 class Workspace(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -214,9 +245,12 @@ class Escalation(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      sa.Index("ix_outbox_kind_subject", "kind", "subject_id"))
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=200, unique=True)
+    key: str = Field(max_length=200, unique=True)  # idempotency only: what a row is, is kind + subject_id
+    kind: str = Field(max_length=32)  # an OutboxKind
+    subject_id: int | None = None  # the pair, check-in, escalation, member or program it is about
     workspace_id: int = Field(foreign_key="workspace.id")
     program_id: int | None = Field(default=None, foreign_key="program.id")
     # user | pair | channel; target is a member id, a pair id or a channel reference

@@ -12,7 +12,7 @@ from bot.messages import Message
 from bot.messenger import DeliveryError, Destination
 from bot.outbox import enqueue
 from storage.db import Database
-from storage.models import Escalation, EscalationKind, Outbox, OutboxStatus
+from storage.models import Escalation, EscalationKind, Outbox, OutboxKind, OutboxStatus
 from testkit.console import SETUP, Script
 from testkit.messenger import RecordingMessenger, fail_times
 
@@ -265,8 +265,8 @@ async def test_direct_messages_and_edits_go_ahead_of_a_queued_fan_out(
     clock.set(NUDGE_AT)
     await bot.run_sweeps()  # both nudges queued
     async with db.transaction() as s:
-        await enqueue(s, key="late-dm", workspace_id=1, dest_kind="user", target=1, message=Message("hi"),
-                      now=clock.now())
+        await enqueue(s, kind=OutboxKind.RESUMED, subject_id=1, key="late-dm", workspace_id=1, dest_kind="user",
+                      target=1, message=Message("hi"), now=clock.now())
     await bot.deliverer.deliver_due(clock.now(), batch=1)
     assert recorder.keys()[0] == "late-dm"
     assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]

@@ -4,21 +4,17 @@ private side of it."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.console import PLATFORM, WORKSPACE
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.home import home_messages
 from storage.models import AuditLog, Checkin, CheckinStatus, Escalation, Pair, PairEndCause, PairStatus
-from storage.db import create_engine
-from storage.migrate import upgrade
 from testkit.console import SETUP, Script
+from tests.old_schema import upgraded
 from tests.test_flow_checkin import FIRST_NUDGE, PAIRED, blocks, posted_to, rows, seen_by
 
 # --- never again ---------------------------------------------------------------------------------
@@ -175,47 +171,14 @@ INSERT INTO auditlog (workspace_id, program_id, actor_id, action, detail, at)
 async def test_the_migration_fills_the_end_cause_of_pairs_that_already_ended(
     tmp_path: Path, pg_ready: str | None,
 ) -> None:
-    urls = [f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"]
-    if pg_ready:
-        urls.append(await _fresh_pg(pg_ready))
-    for url in urls:
-        await asyncio.to_thread(upgrade, url, "0002")
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            for statement in _OLD_ROWS.strip().split(";"):
-                if statement.strip():
-                    await conn.execute(text(statement))
-        await asyncio.to_thread(upgrade, url)
-        async with engine.connect() as conn:
-            causes = dict((await conn.execute(text("SELECT id, end_cause FROM pair ORDER BY id"))).all())
-        await engine.dispose()
-        # 1: report then unpair; 2: low rating; 3: a member's rematch; 4: unpair in the audit log;
-        # 5: the rematch raised when someone leaves is not a complaint; 6 is live; 11 is not #1.
-        assert causes == {1: "problem", 2: "low_rating", 3: "rematch", 4: "unpair", 5: "left", 6: None,
-                          11: "left"}, url
-    if pg_ready:
-        await _drop_pg(urls[1])
-
-
-async def _admin_pg(url: str, *sql: str) -> None:
-    engine = create_async_engine(make_url(url), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        for statement in sql:
-            await conn.execute(text(statement))
-    await engine.dispose()
-
-
-async def _fresh_pg(url: str) -> str:
-    """An empty PostgreSQL database of this test's own, on the server the test session uses."""
-    server = make_url(url)
-    name = f"{server.database}_mig"
-    await _admin_pg(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_pg(url: str) -> None:
-    name = make_url(url).database
-    await _admin_pg(url.rsplit("/", 1)[0] + "/postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with upgraded(tmp_path, pg_ready, "0002", _OLD_ROWS) as engines:
+        for engine in engines:
+            async with engine.connect() as conn:
+                causes = dict((await conn.execute(text("SELECT id, end_cause FROM pair ORDER BY id"))).all())
+            # 1: report then unpair; 2: low rating; 3: a member's rematch; 4: unpair in the audit log;
+            # 5: the rematch raised when someone leaves is not a complaint; 6 is live; 11 is not #1.
+            assert causes == {1: "problem", 2: "low_rating", 3: "rematch", 4: "unpair", 5: "left", 6: None,
+                              11: "left"}, engine.url
 
 
 # --- a coordinator in a pair ---------------------------------------------------------------------

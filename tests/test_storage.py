@@ -1,14 +1,18 @@
-"""Storage: the migrations build exactly the models' schema; times stay UTC; SQLite takes concurrent writers."""
+"""Storage: the migrations build exactly the models' schema and convert old rows; times stay UTC; SQLite takes
+concurrent writers."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel, func, select
 
 from storage.db import Database
-from storage.models import AuditLog, Member, Workspace
+from storage.models import AuditLog, Member, OutboxKind, Workspace
+from tests.old_schema import upgraded
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
@@ -57,3 +61,42 @@ async def test_concurrent_writers_do_not_fail_with_database_is_locked(db: Databa
         await second.close()
     async with db.transaction() as s:
         assert (await s.exec(select(func.count()).select_from(AuditLog))).one() == 100
+
+
+_OLD_OUTBOX = [  # (key, kind, subject_id) of every key format written before outbox rows had a kind
+    ("intro:3", "intro", 3),
+    ("nudge:3:2026-12-07", "nudge", 3),
+    ("nudge-again:12:2", "nudge-again", 12),
+    ("answer:12", "answer", 12),
+    ("answer:12:met", "answer", 12),
+    ("remind:12", "remind", 12),
+    ("closed:12", "closed", 12),
+    ("rate:12:4", "rate", 12),
+    ("rated:12:4", "rated", 12),
+    ("paused:3:4:2026-12-01T08:00:00+00:00", "paused", 3),
+    ("resumed:4:2026-12-02T08:00:00+00:00", "resumed", 4),
+    ("resumed-partner:3:4:2026-12-02T08:00:00+00:00", "resumed-partner", 3),
+    ("ended:3:4", "ended", 3),
+    ("ended-checkin:12", "ended-checkin", 12),
+    ("escalation:7@channel:C123", "escalation", 7),
+    ("escalation:7:acked@channel:C123", "escalation", 7),
+    ("escalation:7@channel:C123@direct:5", "escalation", 7),
+    ("escalation-reminder:7@user:5", "escalation-reminder", 7),
+    ("escalation-note:7:9@user:5", "escalation-note", 7),
+    ("digest:1:2026-12-07@channel:C123", "digest", 1),
+]
+
+
+async def test_the_migration_gives_existing_outbox_rows_their_kind_and_subject(
+    tmp_path: Path, pg_ready: str | None,
+) -> None:
+    seed = "INSERT INTO workspace (id, platform, external_id, name) VALUES (1, 'slack', 'T1', '');" + "".join(
+        "INSERT INTO outbox (id, key, workspace_id, dest_kind, target, payload, status, attempts, next_attempt_at,"
+        f" created_at) VALUES ({i}, '{key}', 1, 'user', '1', '{{}}', 'sent', 0, '2026-12-01 08:00:00',"
+        " '2026-12-01 08:00:00');" for i, (key, _, _) in enumerate(_OLD_OUTBOX, 1))
+    async with upgraded(tmp_path, pg_ready, "0004_pair_end_cause", seed) as engines:
+        for engine in engines:
+            async with engine.connect() as conn:
+                got = (await conn.execute(text("SELECT key, kind, subject_id FROM outbox ORDER BY id"))).all()
+            assert [tuple(row) for row in got] == _OLD_OUTBOX, engine.url
+    assert {kind for _, kind, _ in _OLD_OUTBOX} == {str(k) for k in OutboxKind}  # every kind is covered

@@ -18,19 +18,10 @@ from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
 from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
-from bot.outbox import enqueue, enqueue_rows, outbox_row
+from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
 from bot.periods import first_period_from, latest_period, next_period, period_end
-from storage.models import (
-    Checkin,
-    CheckinStatus,
-    EscalationKind,
-    Member,
-    Outbox,
-    Pair,
-    PairStatus,
-    Program,
-)
+from storage.models import Checkin, CheckinStatus, EscalationKind, Member, Outbox, OutboxKind, Pair, PairStatus, Program
 
 REMIND_AFTER = timedelta(hours=48)
 NUDGE_GAP = timedelta(hours=12)  # a coordinator's nudges to one pair, at most one per this
@@ -52,7 +43,7 @@ def was_paused(pair: Pair, checkin: Checkin) -> bool:
 
 
 def nudge_key(pair_id: int, period: str) -> str:
-    return f"nudge:{pair_id}:{period}"
+    return outbox_key(OutboxKind.NUDGE, pair_id, period)
 
 
 def answer_buttons(rt: Runtime, checkin_id: int, pair_id: int) -> tuple[Button, ...]:
@@ -139,7 +130,7 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[t
     await s.flush()
     rows = [
         outbox_row(
-            key=nudge_key(pair.id, c.period),  # type: ignore[arg-type]
+            kind=OutboxKind.NUDGE, subject_id=pair.id, details=(c.period,),
             workspace_id=program.workspace_id,
             program_id=program.id,
             dest_kind="pair",
@@ -178,7 +169,7 @@ async def _locked(ctx: Ctx, pair: Pair) -> Pair:
 async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: CheckinStatus) -> None:
     """Store the answer, show it to both in the pair's conversation, and follow up."""
     # A later "met" after "rescheduled" is a second, different answer: it gets its own message.
-    key = f"answer:{checkin.id}" if checkin.status == CheckinStatus.DUE else f"answer:{checkin.id}:{status}"
+    details: tuple[object, ...] = () if checkin.status == CheckinStatus.DUE else (status,)
     checkin.status = status
     checkin.answered_by_id, checkin.answered_at = ctx.me.id, ctx.now
     program = await ctx.session.get(Program, pair.program_id)
@@ -186,7 +177,9 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
     text = ctx.t("checkin.answered", who=ctx.me.display_name, answer=ctx.t(f"outcome.{status}"), period=checkin.period)
     await enqueue(
         ctx.session,
-        key=key,
+        kind=OutboxKind.ANSWER,
+        subject_id=checkin.id,
+        details=details,
         workspace_id=ctx.ws.id,  # type: ignore[arg-type]
         program_id=program.id,
         dest_kind="pair",
@@ -296,18 +289,21 @@ async def nudge_now(ctx: Ctx, pair: Pair, program: Program) -> NudgeOutcome:
         open_one = _checkin_for(program, pair, day, due, zs)
         ctx.session.add(open_one)
         await ctx.session.flush()
-        key = nudge_key(pair.id, open_one.period)  # type: ignore[arg-type]
+        kind, subject_id, details = OutboxKind.NUDGE, pair.id, (open_one.period,)
     else:
         # Numbered, not timestamped: two nudges in the same second are two nudges.
         earlier = (
             await ctx.session.exec(
-                select(func.count()).select_from(Outbox).where(col(Outbox.key).startswith(f"nudge-again:{open_one.id}:"))
+                select(func.count()).select_from(Outbox).where(Outbox.kind == OutboxKind.NUDGE_AGAIN,
+                                                               Outbox.subject_id == open_one.id)
             )
         ).one()
-        key = f"nudge-again:{open_one.id}:{earlier + 1}"
+        kind, subject_id, details = OutboxKind.NUDGE_AGAIN, open_one.id, (earlier + 1,)
     await enqueue(
         ctx.session,
-        key=key,
+        kind=kind,
+        subject_id=subject_id,
+        details=details,
         workspace_id=program.workspace_id,
         program_id=program.id,
         dest_kind="pair",
@@ -378,8 +374,8 @@ async def remind_unanswered(rt: Runtime, now: datetime) -> None:
                 buttons=answer_buttons(rt, checkin.id, pair.id),  # type: ignore[arg-type]
             )
             rows.append(
-                outbox_row(key=f"remind:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
-                           dest_kind="pair", target=pair.id, message=message, now=now)  # type: ignore[arg-type]
+                outbox_row(kind=OutboxKind.REMIND, subject_id=checkin.id, workspace_id=program.workspace_id,
+                           program_id=program.id, dest_kind="pair", target=pair.id, message=message, now=now)  # type: ignore[arg-type]
             )
         await enqueue_rows(s, rows)
 
@@ -396,7 +392,8 @@ async def close_periods(rt: Runtime, now: datetime) -> None:
             paused = was_paused(pair, checkin)
             rows.append(
                 outbox_row(
-                    key=f"closed:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
+                    kind=OutboxKind.CLOSED, subject_id=checkin.id, workspace_id=program.workspace_id,
+                    program_id=program.id,
                     dest_kind="pair", target=pair.id,  # type: ignore[arg-type]
                     message=Message(rt.t("checkin.closed_paused" if paused else "checkin.closed_missed",
                                          period=checkin.period)), now=now,

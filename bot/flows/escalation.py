@@ -3,14 +3,13 @@ posted to the coordinators, acknowledged and resolved by them. Never shown to th
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit, safeguards
+from bot import audit, coordinators, safeguards
 from bot.access import member_program
 from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
@@ -18,84 +17,23 @@ from bot.directory import coordinated_programs, is_coordinator
 from bot.errors import UserError
 from bot.feature import PAIR, PROGRAM, Arg, Feature, Kind
 from bot.messages import Button, Form, FormField, Message, Response
-from bot.outbox import enqueue_rows, outbox_row
+from bot.outbox import enqueue_rows, outbox_key, outbox_row
 from bot.pairs import checkin_history, in_pair, label, my_pair, pairs_of
 from storage.models import (
-    Enrollment,
     Escalation,
     EscalationKind,
     EscalationStatus,
     Member,
     Outbox,
+    OutboxKind,
     Pair,
     Program,
-    Role,
 )
 
-log = logging.getLogger(__name__)
 ACK_WITHIN = timedelta(hours=48)
 REPORT_FORM = "escalation.report"
 RESOLVE_FORM = "escalation.resolve"
 feature = Feature("escalation")
-
-
-async def coordinator_targets(
-    session: AsyncSession, program: Program, pair_id: int | None = None
-) -> list[tuple[str, str]]:
-    """Where coordinator notices go: the coordinators' channel, else each coordinator by DM. A notice
-    about a pair never reaches a coordinator who is in it (their partner's report is not for them):
-    it goes by DM to the other coordinators instead of the channel, which that coordinator can read."""
-    pair = await session.get(Pair, pair_id) if pair_id else None
-    if program.channel_ref and (pair is None or not await safeguards.coordinators_in(session, program, pair)):
-        return [("channel", program.channel_ref)]
-    return await _coordinator_dms(session, program, pair_id)
-
-
-async def _coordinator_dms(session: AsyncSession, program: Program, pair_id: int | None) -> list[tuple[str, str]]:
-    pair = await session.get(Pair, pair_id) if pair_id else None
-    in_the_pair = {pair.member_a_id, pair.member_b_id} if pair else set()
-    ids = (
-        await session.exec(
-            select(Enrollment.member_id).where(
-                Enrollment.program_id == program.id,
-                Enrollment.role == Role.COORDINATOR,
-                col(Enrollment.active).is_(True),
-            ).order_by(col(Enrollment.member_id))
-        )
-    ).all()
-    others = [i for i in ids if i not in in_the_pair]
-    if not others and pair is not None:
-        # The pair's coordinator runs the program alone: the workspace admins step in.
-        admins = (await session.exec(select(Member.id).where(Member.workspace_id == program.workspace_id,
-                                                             col(Member.is_admin).is_(True))
-                                     .order_by(col(Member.id)))).all()
-        others = [i for i in admins if i is not None and i not in in_the_pair]
-        if not others:
-            log.warning("escalation about pair %s of program %s has no coordinator outside the pair to go to",
-                        pair.id, program.id)
-    return [("user", str(i)) for i in others]
-
-
-async def notify_coordinators(
-    session: AsyncSession, program: Program, key: str, message: Message, now: datetime, edits: str | None = None,
-    pair_id: int | None = None,
-) -> None:
-    """Queue one notice to the coordinators; `edits` names the earlier notice it replaces, if any;
-    `pair_id` the pair it is about, whose members never get it."""
-    rows = [
-        outbox_row(
-            key=f"{key}@{kind}:{target}",
-            workspace_id=program.workspace_id,
-            program_id=program.id,
-            dest_kind=kind,
-            target=target,
-            message=message,
-            now=now,
-            edits_key=f"{edits}@{kind}:{target}" if edits else None,
-        )
-        for kind, target in await coordinator_targets(session, program, pair_id)
-    ]
-    await enqueue_rows(session, rows)
 
 
 async def _post(session: AsyncSession, rt: Runtime, esc: Escalation) -> Message:
@@ -176,8 +114,8 @@ async def raise_escalation(
     )
     session.add(esc)
     await session.flush()
-    await notify_coordinators(session, program, f"escalation:{esc.id}", await _post(session, rt, esc), now,
-                              pair_id=esc.pair_id)
+    await coordinators.notify(session, program, OutboxKind.ESCALATION, esc.id, (),  # type: ignore[arg-type]
+                              await _post(session, rt, esc), now, pair_id=esc.pair_id)
     return esc
 
 
@@ -192,13 +130,13 @@ async def _refresh_post(ctx: Ctx, esc: Escalation, step: str) -> None:
     program = await ctx.session.get(Program, esc.program_id)
     assert program is not None
     message = await _post(ctx.session, ctx.rt, esc)
-    await notify_coordinators(ctx.session, program, f"escalation:{esc.id}:{step}", message, ctx.now,
-                              edits=f"escalation:{esc.id}", pair_id=esc.pair_id)
+    await coordinators.notify(ctx.session, program, OutboxKind.ESCALATION, esc.id, (step,),  # type: ignore[arg-type]
+                              message, ctx.now, edits=outbox_key(OutboxKind.ESCALATION, esc.id), pair_id=esc.pair_id)
     if esc.reminded_at is not None:
         # The reminder carries buttons too: an old Acknowledge must not stay clickable once acknowledged.
-        await notify_coordinators(ctx.session, program, f"escalation-reminder:{esc.id}:{step}",
-                                  await _reminder(ctx.session, ctx.rt, program, esc), ctx.now,
-                                  edits=f"escalation-reminder:{esc.id}", pair_id=esc.pair_id)
+        await coordinators.notify(ctx.session, program, OutboxKind.ESCALATION_REMINDER, esc.id,  # type: ignore[arg-type]
+                                  (step,), await _reminder(ctx.session, ctx.rt, program, esc), ctx.now,
+                                  edits=outbox_key(OutboxKind.ESCALATION_REMINDER, esc.id), pair_id=esc.pair_id)
 
 
 async def _escalation_for_coordinator(ctx: Ctx, token: str, command: str) -> Escalation:
@@ -356,7 +294,8 @@ async def remind_unacknowledged(rt: Runtime, now: datetime) -> None:
             program = await s.get(Program, esc.program_id)
             assert program is not None
             message = await _reminder(s, rt, program, esc)
-            await notify_coordinators(s, program, f"escalation-reminder:{esc.id}", message, now, pair_id=esc.pair_id)
+            await coordinators.notify(s, program, OutboxKind.ESCALATION_REMINDER, esc.id, (),  # type: ignore[arg-type]
+                                      message, now, pair_id=esc.pair_id)
 
 
 async def next_unacknowledged(rt: Runtime, now: datetime) -> datetime | None:
@@ -372,7 +311,7 @@ async def delivery_failed(session: AsyncSession, rt: Runtime, row: Outbox, now: 
     """A send failed for good: tell the coordinators; when the failing send was to them, DM them instead."""
     if row.program_id is None:
         return
-    if row.key.startswith(("escalation", "digest")):
+    if OutboxKind(row.kind).for_coordinators:
         if row.dest_kind == "channel":
             await _post_directly(session, rt, row, now)
         return
@@ -386,7 +325,7 @@ async def delivery_failed(session: AsyncSession, rt: Runtime, row: Outbox, now: 
         dest = member.display_name
     else:
         dest = row.target
-    what = row.key.split(":", 1)[0]
+    what = row.kind
     reason = rt.t("escalation.delivery_reason", dest=dest, what=what, error=row.last_error or "?")
     await raise_escalation(session, rt, now, program=program, kind=EscalationKind.DELIVERY, reason=reason, pair=pair)
 
@@ -398,16 +337,17 @@ async def _post_directly(session: AsyncSession, rt: Runtime, row: Outbox, now: d
     if program is None:
         return
     pair_id = None
-    if row.key.startswith("escalation"):  # keys are escalation[-kind]:<id>[:...]@channel:<ref>
-        esc = await session.get(Escalation, int(row.key.split("@", 1)[0].split(":")[1]))
+    if row.kind != OutboxKind.DIGEST and row.subject_id is not None:  # the subject is the escalation
+        esc = await session.get(Escalation, row.subject_id)
         pair_id = esc.pair_id if esc else None
     original = Message.from_dict(row.payload)
     note = rt.t("escalation.channel_unreachable", channel=row.target, error=row.last_error or "?")
     message = replace(original, text=f"{note}\n\n{original.text}")
     await enqueue_rows(session, [
-        outbox_row(key=f"{row.key}@direct:{target}", workspace_id=program.workspace_id, program_id=program.id,
-                   dest_kind=kind, target=target, message=message, now=now)
-        for kind, target in await _coordinator_dms(session, program, pair_id)
+        outbox_row(kind=OutboxKind(row.kind), subject_id=row.subject_id, key=f"{row.key}@direct:{target}",
+                   workspace_id=program.workspace_id, program_id=program.id, dest_kind=kind, target=target,
+                   message=message, now=now)
+        for kind, target in await coordinators.direct(session, program, pair_id)
     ])
 
 

@@ -8,15 +8,26 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import coordinators
 from bot.args import as_id, as_int_in
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import Feature
-from bot.flows.escalation import notify_coordinators, raise_escalation
+from bot.flows.escalation import raise_escalation
 from bot.messages import Button, Form, FormField, Message, Response
-from bot.outbox import enqueue, enqueue_rows, outbox_row
+from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, partner_id
-from storage.models import Checkin, CheckinStatus, Escalation, EscalationKind, Feedback, Member, Pair, Program
+from storage.models import (
+    Checkin,
+    CheckinStatus,
+    Escalation,
+    EscalationKind,
+    Feedback,
+    Member,
+    OutboxKind,
+    Pair,
+    Program,
+)
 
 LOW_RATING = 2
 NOTE_FORM = "feedback.note"
@@ -33,7 +44,7 @@ async def rating_requests(
         buttons = tuple(Button(str(n), "feedback.rate", f"{checkin.id}:{n}") for n in range(1, 6))
         rows.append(
             outbox_row(
-                key=f"rate:{checkin.id}:{me.id}",
+                kind=OutboxKind.RATE, subject_id=checkin.id, details=(me.id,),
                 workspace_id=program.workspace_id,
                 program_id=program.id,
                 dest_kind="user",
@@ -73,10 +84,11 @@ async def rate(ctx: Ctx, value: str) -> Response:
     # Replace the buttons in the DM so the choice is visible and cannot be clicked again.
     await enqueue(
         ctx.session,
-        key=f"rated:{checkin.id}:{ctx.me.id}", workspace_id=program.workspace_id, program_id=program.id,
+        kind=OutboxKind.RATED, subject_id=checkin.id, details=(ctx.me.id,), workspace_id=program.workspace_id,
+        program_id=program.id,
         dest_kind="user", target=ctx.me.id,  # type: ignore[arg-type]
         message=Message(ctx.t("feedback.rated_edit", rating=rating, period=checkin.period)), now=ctx.now,
-        edits_key=f"rate:{checkin.id}:{ctx.me.id}",
+        edits_key=outbox_key(OutboxKind.RATE, checkin.id, ctx.me.id),
     )
     key = "feedback.thanks"
     if rating <= LOW_RATING:
@@ -120,8 +132,8 @@ async def add_note(ctx: Ctx, state: str, values: dict[str, str]) -> Response:
         ).first()
         program = await ctx.session.get(Program, esc.program_id) if esc else None
         if esc and program:
-            await notify_coordinators(
-                ctx.session, program, f"escalation-note:{esc.id}:{feedback.id}",
+            await coordinators.notify(
+                ctx.session, program, OutboxKind.ESCALATION_NOTE, esc.id, (feedback.id,),  # type: ignore[arg-type]
                 Message(ctx.t("escalation.note_added", id=esc.id, who=ctx.me.display_name, note=feedback.note)),
                 ctx.now, pair_id=esc.pair_id,
             )

@@ -13,7 +13,7 @@ from bot.messages import Message
 from bot.outbox import enqueue
 from bot.periods import WEEKDAYS, next_period
 from bot.pairs import zones
-from storage.models import Member, Pair, PairStatus, Program
+from storage.models import Member, OutboxKind, Pair, PairStatus, Program
 
 # A new pair gets a couple of days to meet before the first check-in asks whether they did.
 FIRST_CHECKIN_LEAD = timedelta(days=2)
@@ -84,7 +84,7 @@ async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str
     await ctx.session.flush()
     await enqueue(
         ctx.session,
-        key=f"intro:{pair.id}",
+        kind=OutboxKind.INTRO, subject_id=pair.id,
         workspace_id=program.workspace_id,
         program_id=program.id,
         dest_kind="pair",

@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.feature import PROGRAM, Arg, Feature, Kind
 from bot.flows.escalation import raise_escalation
 from bot.messages import Message, Response
-from bot.outbox import enqueue
+from bot.outbox import enqueue, outbox_key
 from bot.pairs import LIVE, label, members_of, next_checkin, pairs_of, partner_id
 from bot import zones
 from bot.periods import zone
@@ -26,6 +26,7 @@ from storage.models import (
     Enrollment,
     EscalationKind,
     Member,
+    OutboxKind,
     Pair,
     PairEndCause,
     PairStatus,
@@ -200,8 +201,8 @@ async def pause(ctx: Ctx, args: Args) -> Response:
         partner = await ctx.session.get(Member, partner_id(pair, ctx.me.id))
         assert partner is not None
         await enqueue(
-            ctx.session, key=f"paused:{pair.id}:{ctx.me.id}:{ctx.now.isoformat()}", workspace_id=ctx.ws.id,
-            program_id=pair.program_id, dest_kind="user", target=partner.id,
+            ctx.session, kind=OutboxKind.PAUSED, subject_id=pair.id, details=(ctx.me.id, ctx.now.isoformat()),
+            workspace_id=ctx.ws.id, program_id=pair.program_id, dest_kind="user", target=partner.id,
             message=Message(ctx.t("pause.partner_told", who=ctx.me.display_name)), now=ctx.now,
         )
     if until:
@@ -220,8 +221,8 @@ async def _resume(s: AsyncSession, rt: Runtime, member: Member, now: datetime) -
             pair.resumed_at = now
         if partner is not None:  # the pause told them "I'll let you know when they resume"
             await enqueue(
-                s, key=f"resumed-partner:{pair.id}:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,
-                program_id=pair.program_id, dest_kind="user", target=partner.id,  # type: ignore[arg-type]
+                s, kind=OutboxKind.RESUMED_PARTNER, subject_id=pair.id, details=(member.id, now.isoformat()),
+                workspace_id=member.workspace_id, program_id=pair.program_id, dest_kind="user", target=partner.id,  # type: ignore[arg-type]
                 message=Message(rt.t("resume.partner_told", who=member.display_name)), now=now,
             )
 
@@ -245,7 +246,8 @@ async def auto_resume(rt: Runtime, now: datetime) -> None:
         for member in (await s.exec(stmt.with_for_update(skip_locked=True))).all():
             await _resume(s, rt, member, now)
             await enqueue(
-                s, key=f"resumed:{member.id}:{now.isoformat()}", workspace_id=member.workspace_id,
+                s, kind=OutboxKind.RESUMED, subject_id=member.id, details=(now.isoformat(),),
+                workspace_id=member.workspace_id,
                 dest_kind="user", target=member.id,  # type: ignore[arg-type]
                 message=Message(rt.t("resume.auto")), now=now,
             )
@@ -270,15 +272,17 @@ async def end_pair(s: AsyncSession, rt: Runtime, now: datetime, pair: Pair, reas
         await s.exec(select(Checkin).where(Checkin.pair_id == pair.id, Checkin.status == CheckinStatus.DUE))
     ).all():
         await enqueue(
-            s, key=f"ended-checkin:{checkin.id}", workspace_id=program.workspace_id, program_id=program.id,
+            s, kind=OutboxKind.ENDED_CHECKIN, subject_id=checkin.id, workspace_id=program.workspace_id,
+            program_id=program.id,
             dest_kind="pair", target=pair.id,  # type: ignore[arg-type]
             message=Message(rt.t("checkin.pair_ended", period=checkin.period)), now=now,
-            edits_key=f"nudge:{pair.id}:{checkin.period}",
+            edits_key=outbox_key(OutboxKind.NUDGE, pair.id, checkin.period),
         )
         await s.delete(checkin)
     for member in notify:
         await enqueue(
-            s, key=f"ended:{pair.id}:{member.id}", workspace_id=program.workspace_id, program_id=program.id,
+            s, kind=OutboxKind.ENDED, subject_id=pair.id, details=(member.id,), workspace_id=program.workspace_id,
+            program_id=program.id,
             dest_kind="user", target=member.id,  # type: ignore[arg-type]
             message=Message(rt.t("pair.ended_notice", program=program.name)), now=now,
         )

@@ -8,16 +8,15 @@ from datetime import datetime, time, timedelta
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import safeguards
+from bot import coordinators, safeguards
 from bot.access import coordinator_program
 from bot.args import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import PROGRAM, Access, Feature
 from bot.flows.checkin import BAD
-from bot.flows.escalation import coordinator_targets
 from bot.messages import Message, Response
-from bot.outbox import enqueue_rows, outbox_row
+from bot.outbox import enqueue_rows, outbox_key, outbox_row
 from bot.pairs import LIVE, label
 from bot.periods import zone
 from bot.safeguards import NOTHING_HIDDEN, Hidden
@@ -30,6 +29,7 @@ from storage.models import (
     Feedback,
     Member,
     Outbox,
+    OutboxKind,
     OutboxStatus,
     Pair,
     PairStatus,
@@ -190,7 +190,7 @@ async def send_digests(rt: Runtime, now: datetime) -> None:
             at = digest_time(program, now)
             if now < at or at < program.created_at:
                 continue
-            key = f"digest:{program.id}:{at.date().isoformat()}"
+            key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
             if not await _digest_sent(s, program, key):
                 await _send_digest(s, rt, program, key, at, now)
 
@@ -199,20 +199,21 @@ async def _send_digest(s: AsyncSession, rt: Runtime, program: Program, key: str,
     """One digest per destination, each without the pairs its readers are in: a DM leaves out the
     coordinator's own pairs, the shared channel every pair that has a coordinator in it."""
     rows = []
-    for kind, target in await coordinator_targets(s, program):
+    for target in await coordinators.targets(s, program):
+        kind, dest = target
         if kind == "channel":
             hidden = safeguards.hidden_of(await safeguards.pairs_with_a_coordinator(s, program))
         else:
-            reader = await s.get(Member, int(target))
+            reader = await s.get(Member, int(dest))
             hidden = await safeguards.hidden_from(s, reader, program) if reader else NOTHING_HIDDEN
-        rows.append(outbox_row(key=f"{key}@{kind}:{target}", workspace_id=program.workspace_id,
-                               program_id=program.id, dest_kind=kind, target=target,
+        rows.append(outbox_row(kind=OutboxKind.DIGEST, subject_id=program.id, key=coordinators.addressed(key, target),
+                               workspace_id=program.workspace_id, program_id=program.id, dest_kind=kind, target=dest,
                                message=await _digest(s, rt, program, at, hidden), now=now))
     await enqueue_rows(s, rows)
 
 
 async def _digest_sent(s: AsyncSession, program: Program, key: str) -> bool:
-    keys = [f"{key}@{kind}:{target}" for kind, target in await coordinator_targets(s, program)]
+    keys = [coordinators.addressed(key, target) for target in await coordinators.targets(s, program)]
     return not keys or (await s.exec(select(Outbox.id).where(col(Outbox.key).in_(keys)).limit(1))).first() is not None
 
 
@@ -223,7 +224,7 @@ async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
         for program in programs:
             at = digest_time(program, now)
             if at <= now:
-                key = f"digest:{program.id}:{at.date().isoformat()}"
+                key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
                 if not await _digest_sent(s, program, key) and at >= program.created_at:
                     times.append(now)
                     continue
