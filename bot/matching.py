@@ -300,28 +300,28 @@ def _assign(values: np.ndarray, ok: np.ndarray, owner: np.ndarray, penalty: np.n
     if live.size == 0:
         return []
     vals, allow = values[live], ok[live]
-    cells = vals[:, owner] - penalty[None, :]     # the capacity-expanded matrix
-    cells_ok = allow[:, owner]
-    spread = float(cells[cells_ok].max() - min(0.0, cells[cells_ok].min())) if cells_ok.any() else 0.0
+    hi = float(vals.max(where=allow, initial=-np.inf))
+    lo = float(vals.min(where=allow, initial=np.inf)) - float(penalty.max(initial=0.0))
     # A match is worth more than any difference in score the other rows could make up: cardinality first.
-    big = 2.0 + live.size * (spread + 1.0)
-    density = cells_ok.mean()
-    if density < SPARSE_BELOW:
-        rows, cols = _sparse(cells, cells_ok, big)
+    big = 2.0 + live.size * (hi - min(0.0, lo) + 1.0)
+    cells_ok = allow[:, owner]                    # the capacity-expanded matrix: one column per slot
+    if allow.sum(axis=0)[owner].sum() < SPARSE_BELOW * cells_ok.size:
+        r, c = np.nonzero(cells_ok)
+        rows, cols = _sparse(live.size, owner.size, r, c, vals[r, owner[c]] - penalty[c] + big)
     else:
-        gains = np.where(cells_ok, cells + big, 0.0)
+        gains = np.where(allow, vals + big, 0.0)[:, owner]   # refused cells are worth nothing
+        np.subtract(gains, penalty, out=gains, where=cells_ok)
         rows, cols = linear_sum_assignment(gains, maximize=True)
         keep = cells_ok[rows, cols]
         rows, cols = rows[keep], cols[keep]
     return sorted((int(live[r]), int(owner[c])) for r, c in zip(rows, cols))
 
 
-def _sparse(cells: np.ndarray, cells_ok: np.ndarray, big: float) -> tuple[np.ndarray, np.ndarray]:
-    # Each row also gets a column of its own meaning "unmatched" (weight 1, below any match), so a full
+def _sparse(n: int, s: int, r: np.ndarray, c: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse solve of n rows by s slot columns with the given edges (all gains positive)."""
+    # Each row also gets a column of its own meaning "unmatched" (gain 1, below any match), so a full
     # matching always exists, as min_weight_full_bipartite_matching requires.
-    n, s = cells.shape
-    r, c = np.nonzero(cells_ok)
-    data = np.concatenate([cells[r, c] + big, np.ones(n)])
+    data = np.concatenate([gains, np.ones(n)])
     rr = np.concatenate([r, np.arange(n)])
     cc = np.concatenate([c, s + np.arange(n)])
     graph = csr_matrix((data, (rr, cc)), shape=(n, s + n))
