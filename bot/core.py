@@ -158,8 +158,8 @@ class MentorBot:
                       typed: str) -> list[suggest.Choice]:
         """Choices for the argument `arg_name` of `/mentor <path>` as this person types it (autocomplete)."""
         sub, used = REGISTRY.find(list(path))
-        arg = next((a for a in (*sub.args, *sub.options) if a.name == arg_name), None) if sub else None
-        if sub is None or used != len(path) or arg is None:
+        arg = sub.argument(arg_name) if sub is not None and used == len(path) else None
+        if sub is None or arg is None:
             return []
         return await suggest.for_argument(self.rt, platform, workspace, user_id, sub, arg, typed)
 

@@ -93,9 +93,14 @@ class Subcommand:
     def coordinator(self) -> bool:
         return self.access is Access.COORDINATOR
 
-    def option(self, name: str) -> Arg | None:
-        """The option or flag called `name`, if this subcommand takes it."""
-        return next((o for o in self.options if o.name == name), None)
+    @property
+    def arguments(self) -> tuple[Arg, ...]:
+        """Its positional arguments, then its options and flags."""
+        return (*self.args, *self.options)
+
+    def argument(self, name: str) -> Arg | None:
+        """The argument, option or flag called `name`, if this subcommand takes it."""
+        return next((a for a in self.arguments if a.name == name), None)
 
 
 @dataclass(frozen=True)

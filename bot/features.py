@@ -39,7 +39,8 @@ class Registry:
             _merge(actions, f.actions, f.name)
             _merge(forms, f.forms, f.name)
         sweeps = tuple(sweep for f in features for sweep in f.sweeps)
-        for names in ([s.name for s in subcommands], [s.name for s in sweeps]):
+        argument_names = [[f"{s.name} {a.name}" for a in s.arguments] for s in subcommands]
+        for names in ([s.name for s in subcommands], [s.name for s in sweeps], *argument_names):
             if dupes := {n for n in names if names.count(n) > 1}:
                 raise ValueError(f"declared twice: {sorted(dupes)}")
         return cls(subcommands, actions, forms, sweeps)

@@ -8,7 +8,7 @@ import pytest
 from bot.args import Args
 from bot.core import MentorBot
 from bot.events import Actor, CommandEvent, Invocation
-from bot.feature import Feature, Kind
+from bot.feature import Arg, Feature, Kind
 from bot.features import FEATURES, REGISTRY, Registry
 from bot.messages import Response
 from bot.text import MAX_COMMAND_CHARS
@@ -73,3 +73,10 @@ async def test_invocation_mistakes_get_the_same_answers_as_typed_ones(run: Scrip
 
 def test_args_read_words_in_order() -> None:
     assert Args(["a", "b c"]).rest(1) == "b c"
+
+
+def test_an_argument_declared_twice_in_one_subcommand_stops_the_bot_at_start_up() -> None:
+    one = Feature("one")
+    one.command("join", args=(Arg("program", Kind.PROGRAM),), options=(Arg("program", Kind.PROGRAM),))(nothing)
+    with pytest.raises(ValueError):
+        Registry.of((one,))

@@ -419,8 +419,8 @@ def test_every_subcommand_has_usage_and_help(sub: Any) -> None:
         assert prompts.placeholders(catalog[key]) == set(), key
     assert catalog[f"usage.{sub.key}"].startswith(sub.name)
     # Each argument is described (Discord shows it beside the option), each group and named choice too.
-    keys = [f"arg.{a.described_as}" for a in (*sub.args, *sub.options)]
-    keys += [f"{a.choice_prompts}.{c}" for a in (*sub.args, *sub.options) if a.choice_prompts for c in a.choices]
+    keys = [f"arg.{a.described_as}" for a in sub.arguments]
+    keys += [f"{a.choice_prompts}.{c}" for a in sub.arguments if a.choice_prompts for c in a.choices]
     keys += [f"help.group_{sub.path[0]}"] if len(sub.path) > 1 else []
     keys += [f"arg.{a.also}_choice" for a in sub.args if a.also]
     assert [k for k in keys if not isinstance(catalog.get(k), str)] == []

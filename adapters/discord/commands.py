@@ -79,15 +79,6 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def arguments(sub: Subcommand) -> tuple[Arg, ...]:
-    """A subcommand's Discord options: its positional arguments, then its options and flags."""
-    every = (*sub.args, *sub.options)
-    names = [a.name for a in every]
-    if len(set(names)) != len(names):
-        raise ValueError(f"/mentor {sub.name} declares an argument name twice: {names}")
-    return every
-
-
 def _annotation(arg: Arg) -> Any:
     if arg.kind is Kind.INT:
         kind: Any = app_commands.Range[int, arg.low, arg.high]
@@ -125,7 +116,7 @@ def _callback(sub: Subcommand) -> Callback:
         flags = frozenset(o.name for o in sub.options if o.kind is Kind.FLAG and values.get(_py(o)))
         await run(interaction, sub.path, words, options, flags)
 
-    every = sorted(arguments(sub), key=lambda a: not a.required)  # Discord lists required options first
+    every = sorted(sub.arguments, key=lambda a: not a.required)  # Discord lists required options first
     first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)
     callback.__signature__ = inspect.Signature([first] + [  # type: ignore[attr-defined]
         inspect.Parameter(_py(a), inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_annotation(a),

@@ -67,7 +67,7 @@ async def test_every_catalog_entry_is_on_discord_with_exactly_its_options_and_ty
         node = spec
         for word in sub.path:
             node = next(o for o in node["options"] if o["name"] == word)
-        declared = sorted((*sub.args, *sub.options), key=lambda a: not a.required)
+        declared = sorted(sub.arguments, key=lambda a: not a.required)
         assert [shown_option(o) for o in node.get("options", [])] == [expected_option(a) for a in declared], sub.name
 
 
