@@ -80,6 +80,9 @@ class Subcommand:
     access: Access = Access.MEMBER
     args: tuple[Arg, ...] = ()
     options: tuple[Arg, ...] = ()
+    # Where a platform caps how many subcommands one command lists (Discord: 25), this one is offered
+    # nested as (group, name), with its family: `escalations`, `ack`, `resolve` as `escalations list|ack|resolve`.
+    grouped: tuple[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -124,10 +127,10 @@ class Feature:
     sweeps: list[Sweep] = field(default_factory=list)
 
     def command(self, *path: str, access: Access = Access.MEMBER, args: tuple[Arg, ...] = (),
-                options: tuple[Arg, ...] = ()) -> Callable[[Handler], Handler]:
+                options: tuple[Arg, ...] = (), grouped: tuple[str, str] | None = None) -> Callable[[Handler], Handler]:
         """Declare the decorated flow as `/mentor <path>`, with its typed arguments and options."""
         def register(handler: Handler) -> Handler:
-            self.subcommands.append(Subcommand(path, handler, access, args, options))
+            self.subcommands.append(Subcommand(path, handler, access, args, options, grouped))
             return handler
         return register
 

@@ -40,10 +40,15 @@ class Registry:
             _merge(forms, f.forms, f.name)
         sweeps = tuple(sweep for f in features for sweep in f.sweeps)
         argument_names = [[f"{s.name} {a.name}" for a in s.arguments] for s in subcommands]
-        for names in ([s.name for s in subcommands], [s.name for s in sweeps], *argument_names):
+        nested_names = [" ".join(s.grouped or s.path) for s in subcommands]
+        for names in ([s.name for s in subcommands], nested_names, [s.name for s in sweeps], *argument_names):
             if dupes := {n for n in names if names.count(n) > 1}:
                 raise ValueError(f"declared twice: {sorted(dupes)}")
         return cls(subcommands, actions, forms, sweeps)
+
+    def nested(self, sub: Subcommand) -> tuple[str, ...]:
+        """Its path where a platform nests families of subcommands (see Subcommand.grouped)."""
+        return sub.grouped or sub.path
 
     @property
     def groups(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ hands them in; nothing here touches the database or a platform. See docs/matchin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import AbstractSet
 
@@ -43,11 +43,6 @@ TAKEN = "taken"                     # allowed partners exist, but the optimum ga
 FIRST_IN_LINE = "first_in_line"     # peers: left over (odd count, or partners taken): first next round
 
 Forbidden = AbstractSet[frozenset[int]]
-
-
-def normalize_tags(words: Iterable[str]) -> frozenset[str]:
-    """Tags as matching compares them: lower case, inner spaces collapsed, empty ones dropped."""
-    return frozenset(t for t in (" ".join(w.split()).casefold() for w in words) if t)
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,11 @@ class Cadence(StrEnum):
 
 
 class PairStatus(StrEnum):
-    PROPOSED = "proposed"
+    PROPOSED = "proposed"  # put forward by /mentor match or a mentee's request, awaiting a coordinator
     ACTIVE = "active"
     PAUSED = "paused"
     ENDED = "ended"
+    SKIPPED = "skipped"  # a proposal a coordinator skipped or discarded, or that no longer held: never started
 
 
 class PairEndCause(StrEnum):
@@ -109,6 +110,9 @@ class OutboxKind(StrEnum):
     ESCALATION_REMINDER = "escalation-reminder"  # (escalation)
     ESCALATION_NOTE = "escalation-note"  # a note added to an escalation (escalation)
     DIGEST = "digest"  # (program)
+    PROPOSAL = "proposal"  # a match proposal to the coordinator who asked for it, and its edits (proposal)
+    REQUEST = "request"  # a mentee's request for a mentor, to the coordinators, and its edits (proposal)
+    REQUEST_ANSWER = "request-answer"  # the coordinators' answer, to the mentee (proposal)
 
     @property
     def for_coordinators(self) -> bool:
@@ -117,7 +121,7 @@ class OutboxKind(StrEnum):
 
 
 COORDINATOR_KINDS = frozenset({OutboxKind.ESCALATION, OutboxKind.ESCALATION_REMINDER, OutboxKind.ESCALATION_NOTE,
-                               OutboxKind.DIGEST})
+                               OutboxKind.DIGEST, OutboxKind.PROPOSAL, OutboxKind.REQUEST})
 
 
 class Workspace(SQLModel, table=True):
@@ -136,7 +140,9 @@ class Member(SQLModel, table=True):
     display_name: str = Field(default="", max_length=200)
     tz: str | None = Field(default=None, max_length=64)
     tz_from_platform: str | None = Field(default=None, max_length=64)
-    interests: str = Field(default="", max_length=1000)  # comma separated, lower case
+    interests: str = Field(default="", max_length=1000)  # comma separated, normalized (bot/tags.py)
+    topics: str = Field(default="", max_length=1000)  # mentors: what they help with; mentees: what they want
+    languages: str = Field(default="", max_length=200)
     goals: str = Field(default="", max_length=2000)
     is_admin: bool = False
     paused: bool = False
@@ -157,6 +163,11 @@ class Program(SQLModel, table=True):
     # Where a platform that cannot open group DMs (Discord) opens each pair's private thread.
     pairs_channel_ref: str | None = Field(default=None, max_length=128)
     missed_threshold: int = 2
+    # Matching (bot/matching.py): the score's weights as "topics=3,interests=1,..." ("" = the defaults),
+    # and two optional hard rules.
+    match_weights: str = Field(default="", max_length=200)
+    max_tz_gap: int | None = None  # hours
+    require_language: bool = False
     archived: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -194,6 +205,44 @@ class Pair(SQLModel, table=True):
     resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The last `/mentor nudge` by hand: a coordinator's nudge within 12 hours of it posts nothing.
     nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A proposed pair: the proposal it belongs to, its score and why (bot/flows/matching.py).
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+    score: float | None = None
+    reasons: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class ProposalKind(StrEnum):
+    MATCH = "match"  # /mentor match: many pairs, to the coordinator who ran it
+    REQUEST = "request"  # /mentor suggest: a mentee chose a mentor, to the coordinators
+
+
+class ProposalStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # every pair approved or skipped, discarded, or replaced by a newer match
+
+
+class Proposal(SQLModel, table=True):
+    """A set of proposed pairs awaiting a coordinator; the pairs are Pair rows with status proposed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    kind: str = Field(default=ProposalKind.MATCH, max_length=16)
+    requested_by_id: int = Field(foreign_key="member.id")
+    status: str = Field(default=ProposalStatus.OPEN, max_length=16)
+    # Who was left out and why: [{"member_id": 3, "reason": "excluded", "rules": ["tz_gap"]}, ...]
+    unmatched: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Block(SQLModel, table=True):
+    """A member's private "don't pair me with": never shown to the blocked person."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "blocked_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    blocked_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Checkin(SQLModel, table=True):

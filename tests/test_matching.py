@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bot.matching as matching
+from bot.tags import normalize_tags
 from bot.matching import (
     EXCLUDED,
     FIRST_IN_LINE,
@@ -27,7 +28,6 @@ from bot.matching import (
     allowed,
     match_mentorship,
     match_peers,
-    normalize_tags,
     objective,
     score,
     waking_overlap,
@@ -38,16 +38,18 @@ EPS = 1e-6
 Forbidden = frozenset[frozenset[int]]
 
 
+def _tags(text: str) -> frozenset[str]:
+    return frozenset(normalize_tags(text.split(",")))
+
+
 def mentor(member_id: int, topics: str = "", *, capacity: int = 1, load: int = 0, offset: float = 0.0,
            languages: str = "en", interests: str = "") -> Candidate:
-    return Candidate(member_id, Role.MENTOR, normalize_tags(topics.split(",")), normalize_tags(interests.split(",")),
-                     normalize_tags(languages.split(",")), offset, capacity, load)
+    return Candidate(member_id, Role.MENTOR, _tags(topics), _tags(interests), _tags(languages), offset, capacity, load)
 
 
 def mentee(member_id: int, topics: str = "", *, offset: float = 0.0, languages: str = "en",
            interests: str = "") -> Candidate:
-    return Candidate(member_id, Role.MENTEE, normalize_tags(topics.split(",")), normalize_tags(interests.split(",")),
-                     normalize_tags(languages.split(",")), offset)
+    return Candidate(member_id, Role.MENTEE, _tags(topics), _tags(interests), _tags(languages), offset)
 
 
 # --- brute force and greedy, the references ------------------------------------------------------------

@@ -172,12 +172,12 @@ def mentor_group() -> app_commands.Group:
     root.add_command(_help())
     groups: dict[str, app_commands.Group] = {}
     for sub in REGISTRY.subcommands:
-        parent = root
-        if len(sub.path) == 2:
-            if (parent := groups.get(sub.path[0])) is None:
-                parent = groups[sub.path[0]] = app_commands.Group(
-                    name=sub.path[0], description=prompts.say(f"help.group_{sub.path[0]}"))
+        parent, path = root, REGISTRY.nested(sub)
+        if len(path) == 2:
+            if (parent := groups.get(path[0])) is None:
+                parent = groups[path[0]] = app_commands.Group(
+                    name=path[0], description=prompts.say(f"help.group_{path[0]}"))
                 root.add_command(parent)
-        parent.add_command(app_commands.Command(name=sub.path[-1], description=_describe(sub.key),
+        parent.add_command(app_commands.Command(name=path[-1], description=_describe(sub.key),
                                                 callback=_callback(sub)))
     return root

@@ -341,7 +341,7 @@ async def people(ctx: Ctx, args: Args) -> Response:
 
 
 @feature.command("escalations", access=Access.COORDINATOR,
-                 options=(Arg("all", Kind.FLAG, help="all_escalations"), PROGRAM))
+                 options=(Arg("all", Kind.FLAG, help="all_escalations"), PROGRAM), grouped=("escalations", "list"))
 async def escalations(ctx: Ctx, args: Args) -> Response:
     """`/mentor escalations [--all]`: open (and acknowledged) escalations, or every one."""
     program = await coordinator_program(ctx, args, "escalations")
@@ -368,7 +368,8 @@ async def escalations(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join(lines))])
 
 
-@feature.command("ack", access=Access.COORDINATOR, args=(Arg("escalation", Kind.ESCALATION, required=True),))
+@feature.command("ack", access=Access.COORDINATOR, args=(Arg("escalation", Kind.ESCALATION, required=True),),
+                 grouped=("escalations", "ack"))
 async def ack(ctx: Ctx, args: Args) -> Response:
     """`/mentor ack <id>`."""
     if len(args.words) != 1:
@@ -377,7 +378,8 @@ async def ack(ctx: Ctx, args: Args) -> Response:
 
 
 @feature.command("resolve", access=Access.COORDINATOR,
-                 args=(Arg("escalation", Kind.ESCALATION, required=True), Arg("note", Kind.TEXT, required=True)))
+                 args=(Arg("escalation", Kind.ESCALATION, required=True), Arg("note", Kind.TEXT, required=True)),
+                 grouped=("escalations", "resolve"))
 async def resolve_command(ctx: Ctx, args: Args) -> Response:
     """`/mentor resolve <id> <note>`."""
     if len(args.words) < 2:

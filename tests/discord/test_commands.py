@@ -25,8 +25,18 @@ def test_every_core_subcommand_is_a_discord_command() -> None:
     for command in group.commands:
         children = getattr(command, "commands", None)
         names |= {f"{command.name} {c.name}" for c in children} if children else {command.name}
-    assert names == {s.name for s in REGISTRY.subcommands} | {"help"}
+    assert names == {" ".join(REGISTRY.nested(s)) for s in REGISTRY.subcommands} | {"help"}
     assert all(len(c.description) <= 100 for c in group.walk_commands())
+    # Discord takes at most 25 subcommands (and groups) in a command, and 25 in each group.
+    assert len(group.commands) <= 25
+    assert all(len(getattr(c, "commands", ())) <= 25 for c in group.commands)
+
+
+def test_a_family_nested_on_discord_still_reaches_its_core_subcommand() -> None:
+    escalations = next(c for c in mentor_group().commands if c.name == "escalations")
+    assert {c.name for c in escalations.commands} == {"list", "ack", "resolve"}  # type: ignore[attr-defined]
+    assert {s.name for s in REGISTRY.subcommands if s.grouped and s.grouped[0] == "escalations"} == {
+        "escalations", "ack", "resolve"}
 
 
 # Discord's option types: https-free summary of the API's ApplicationCommandOptionType.
@@ -65,7 +75,7 @@ async def test_every_catalog_entry_is_on_discord_with_exactly_its_options_and_ty
     (spec,) = sync.body  # what discord.py registered with Discord
     for sub in REGISTRY.subcommands:
         node = spec
-        for word in sub.path:
+        for word in REGISTRY.nested(sub):
             node = next(o for o in node["options"] if o["name"] == word)
         declared = sorted(sub.arguments, key=lambda a: not a.required)
         assert [shown_option(o) for o in node.get("options", [])] == [expected_option(a) for a in declared], sub.name
@@ -132,7 +142,7 @@ async def test_autocomplete_programs_zones_and_only_visible_pairs(
     assert await people.autocomplete(cast.dave, "checkin", "pair", pair="") == []  # not Dave's pair
     assert await people.autocomplete(cast.carol, "nudge", "target", target="") == [
         "All active pairs", "#1 Bob (mentor) & Alice (mentee)"]
-    assert await people.autocomplete(cast.dave, "ack", "escalation", escalation="") == []
+    assert await people.autocomplete(cast.dave, "escalations ack", "escalation", escalation="") == []
 
 
 async def test_pair_autocomplete_offers_what_the_command_accepts(

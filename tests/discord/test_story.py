@@ -97,7 +97,7 @@ async def test_an_ordinary_member_is_refused_coordinator_commands(
     await people.command(cast.bob, "problem", what="Nobody matched me yet")
     await bot.deliver()
     post = next(m for m in fake.posts(LEADS) if m["components"])
-    assert await people.autocomplete(cast.carol, "ack", "escalation", escalation="") == [
+    assert await people.autocomplete(cast.carol, "escalations ack", "escalation", escalation="") == [
         "Escalation #1 in Spring: Problem report"]
     refused = await people.click(cast.dave, post, "Acknowledge")
     assert "coordinators" in refused.text and refused.ephemeral
