@@ -79,9 +79,11 @@ class MentorBot:
             try:
                 response = await self._handle_once(event)
                 self._handled()
+                if response.then is not None:
+                    return await self._then(response)
                 return response
             except UserError as err:
-                return Response([Message(self.rt.t(err.key, **_clipped(err.params)))])
+                return self.said(err)
             except (IntegrityError, DBAPIError) as exc:
                 # A concurrent twin of this event won a race; the retry sees its result.
                 if attempt == 2:
@@ -92,6 +94,23 @@ class MentorBot:
                 log.exception("event failed: %s", type(event).__name__)
                 break
         return Response([Message(self.rt.t("error.internal"))])
+
+    def said(self, err: UserError) -> Response:
+        """What a person is told about their mistake."""
+        return Response([Message(self.rt.t(err.key, **_clipped(err.params)))])
+
+    async def _then(self, response: Response) -> Response:
+        """Run what an event left for after its commit; the event itself stands whatever happens here."""
+        assert response.then is not None
+        try:
+            more = await response.then()
+        except UserError as err:
+            more = self.said(err)
+        except Exception:
+            log.exception("work after an event failed")
+            more = Response([Message(self.rt.t("error.internal"))])
+        self._handled()
+        return Response([*response.messages, *more.messages], response.form or more.form)
 
     async def _handle_once(self, event: Event) -> Response:
         now = self.clock.now()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, Subcommand, Sweep
-from bot.flows import checkin, coordinator, escalation, feedback, housekeeping, membership, report
+from bot.flows import checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
@@ -16,6 +16,7 @@ FEATURES: tuple[Feature, ...] = (
     feedback.feature,
     escalation.feature,
     coordinator.feature,
+    matching.feature,
     report.feature,
     housekeeping.feature,
 )

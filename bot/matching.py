@@ -332,19 +332,24 @@ _SCALE = 1_000_000
 
 
 def match_peers(peers: Sequence[Candidate], weights: Weights = Weights(), rules: Rules = Rules(),
-                forbidden: Forbidden = frozenset()) -> Proposal:
-    """The most pairs among peers the rules allow, then the best total score; leftovers first in line."""
+                forbidden: Forbidden = frozenset(), first_in_line: AbstractSet[int] = frozenset()) -> Proposal:
+    """The most pairs among peers the rules allow; then as many of `first_in_line` (left over last round)
+    as possible; then the best total score. Whoever is left over is first in line next round."""
     if any(p.role != Role.PEER for p in peers):
         raise ValueError("match_peers wants only peers")
     graph = nx.Graph()
     graph.add_nodes_from(range(len(peers)))
+    top = max((score(p, p, weights)[0] for p in peers), default=0.0)  # no pair scores above a perfect one
+    bonus = round((top + 1.0) * _SCALE) * max(1, len(peers))
     refusals: list[set[str]] = [set() for _ in peers]
     for i, a in enumerate(peers):
         for j in range(i + 1, len(peers)):
             b = peers[j]
             why = allowed(a, b, rules, forbidden)
             if why is None:
-                graph.add_edge(i, j, weight=round(score(a, b, weights)[0] * _SCALE))
+                # A matched first-in-line peer outweighs any difference in score the others could make up.
+                priority = (a.member_id in first_in_line) + (b.member_id in first_in_line)
+                graph.add_edge(i, j, weight=round(score(a, b, weights)[0] * _SCALE) + priority * bonus)
             else:
                 refusals[i].add(why)
                 refusals[j].add(why)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -58,6 +59,9 @@ class Response:
 
     messages: list[Message] = field(default_factory=list)
     form: Form | None = None
+    # Work to do after this event's transaction commits, off its writer lock (a whole program's match, a
+    # proposal approved in batches); it opens its own transactions, and what it answers is added to this.
+    then: Callable[[], Awaitable[Response]] | None = None
 
     @property
     def text(self) -> str:

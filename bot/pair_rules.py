@@ -29,6 +29,9 @@ from storage.models import (
     Pair,
     PairStatus,
     Program,
+    Proposal,
+    ProposalKind,
+    ProposalStatus,
     Role,
 )
 
@@ -152,6 +155,8 @@ class Pool:
     forbidden: frozenset[frozenset[int]]
     # Who asked for a rematch: member id -> the live pair they are leaving when a new one is approved.
     leaving: dict[int, int]
+    # Peers left over by the last match of the program: matched first this time.
+    first_in_line: frozenset[int] = frozenset()
 
     @property
     def waiting(self) -> int:
@@ -203,7 +208,15 @@ async def pool(session: AsyncSession, rt: Runtime, program: Program, now: dateti
     ids = {c.member_id for c in (*mentors, *mentees, *peers)}
     forbidden.update(await _never_again_and_blocks(session, program, ids))
     return Pool(tuple(mentors), tuple(mentees), tuple(peers), weights_of(program), rules_of(program),
-                frozenset(forbidden), leaving)
+                frozenset(forbidden), leaving, await _left_over(session, program))
+
+
+async def _left_over(session: AsyncSession, program: Program) -> frozenset[int]:
+    """The peers the program's last closed match left over (told they are first in line)."""
+    last = (await session.exec(select(Proposal).where(
+        Proposal.program_id == program.id, Proposal.kind == ProposalKind.MATCH, Proposal.status == ProposalStatus.CLOSED)
+        .order_by(col(Proposal.id).desc()).limit(1))).first()
+    return frozenset(int(u["member_id"]) for u in (last.unmatched if last else []) if u["reason"] == matching.FIRST_IN_LINE)
 
 
 async def _never_again_and_blocks(session: AsyncSession, program: Program, ids: set[int]) -> set[frozenset[int]]:

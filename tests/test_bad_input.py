@@ -125,9 +125,16 @@ NON_COORDINATOR_ARGS = {
     "resolve": ("1 handled it myself", ("Only coordinators of Spring can use /mentor resolve", ASK_TO_BE_ADDED)),
     "nudge": ("all", ("/mentor nudge " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "report": ("", ("/mentor report " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
+    "match": ("", ("/mentor match " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
 }
 
 CASES = [
+    # --- matching -----------------------------------------------------------------------------
+    case(SETUP, "@carol /mentor match everyone now", "/mentor match", id="match-words"),
+    case(SETUP, "@bob /mentor suggest", "Suggestions are for mentees of Spring", "/mentor join mentee",
+         id="suggest-not-a-mentee"),
+    case(SETUP + "@carol /mentor pair @bob @alice\n", "@alice /mentor suggest", "You already have a mentor",
+         "/mentor rematch", id="suggest-has-mentor"),
     # --- unknown subcommands ----------------------------------------------------------------
     case(SETUP, "@bob /mentor dance", 'I don\'t know "dance"', "/mentor help", id="unknown-subcommand"),
     case(SETUP, "@bob /mentor joni mentee", "Did you mean /mentor join?", id="near-miss-join"),

@@ -38,7 +38,7 @@ ADDED_FOR_ERRORS = frozenset({"usage"})
 KEY_PASS_THROUGH = {
     ("context.py", "t"),  # Runtime.t / Ctx.t -> prompts.say(key, lang, **params)
     ("context.py", "reply"),  # Ctx.reply -> self.t(key, **params)
-    ("core.py", "handle"),  # a UserError becomes rt.t(err.key, **err.params)
+    ("core.py", "said"),  # a UserError becomes rt.t(err.key, **err.params)
     ("console.py", "__init__"),  # ScriptError(key, **params) -> prompts.say(key, **params)
 }
 # Calls passing **something the scan cannot resolve to names (a dict literal, or a module function that

@@ -13,6 +13,7 @@ from bot.messages import Message
 from bot.outbox import enqueue
 from bot.periods import WEEKDAYS, next_period
 from bot.pairs import zones
+from bot.tags import tags_of
 from storage.models import Member, OutboxKind, Pair, PairStatus, Program
 
 # A new pair gets a couple of days to meet before the first check-in asks whether they did.
@@ -45,7 +46,9 @@ def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
     else:
         head = t("intro.head", mentor=a.display_name, mentee=b.display_name, program=program.name)
     due = next_period(program, zones(ctx.rt, a, b), pair.active_since)[1]
+    shared_topics = [x for x in tags_of(b.topics) if x in set(tags_of(a.topics))]
     fields = [
+        *([(t("intro.field_topics"), ", ".join(shared_topics))] if shared_topics else []),
         (t("intro.field_shared"), _shared_interests(ctx, a, b)),
         (t("intro.field_goals", who=a.display_name), a.goals or t("intro.no_goals")),
         (t("intro.field_goals", who=b.display_name), b.goals or t("intro.no_goals")),
@@ -71,16 +74,18 @@ async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str
                      paused: Sequence[Member] = ()) -> Pair:
     """Create a pair and queue its introduction, in the caller's transaction; with someone in it
     `paused`, the pair starts paused and its check-ins start when they resume."""
-    pair = Pair(
-        program_id=program.id,  # type: ignore[arg-type]
-        member_a_id=a.id,  # type: ignore[arg-type]
-        member_b_id=b.id,  # type: ignore[arg-type]
-        kind=kind,
-        status=PairStatus.PAUSED if paused else PairStatus.ACTIVE,
-        created_at=ctx.now,
-        active_since=ctx.now + FIRST_CHECKIN_LEAD,
-    )
+    pair = Pair(program_id=program.id, member_a_id=a.id, member_b_id=b.id, kind=kind,  # type: ignore[arg-type]
+                created_at=ctx.now, active_since=ctx.now)
     ctx.session.add(pair)
+    await introduce(ctx, program, pair, a, b, paused)
+    return pair
+
+
+async def introduce(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
+                    paused: Sequence[Member] = ()) -> None:
+    """Start `pair` (new, or a proposal just approved) from now and queue its introduction."""
+    pair.status = PairStatus.PAUSED if paused else PairStatus.ACTIVE
+    pair.created_at, pair.active_since = ctx.now, ctx.now + FIRST_CHECKIN_LEAD
     await ctx.session.flush()
     await enqueue(
         ctx.session,
@@ -92,4 +97,3 @@ async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str
         message=intro_message(ctx, program, pair, a, b, paused),
         now=ctx.now,
     )
-    return pair
