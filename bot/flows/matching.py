@@ -331,27 +331,45 @@ async def _tell_first_in_line(ctx: Ctx, proposal: Proposal) -> None:
                           message=Message(ctx.t("match.first_in_line", program=program.name)), now=ctx.now)
 
 
-@feature.action("match.approve")
-async def approve_one(ctx: Ctx, value: str) -> Response:
+async def _pending(ctx: Ctx, value: str) -> tuple[Pair, Proposal, Program]:
+    """The proposed pair a button is about, still undecided; a coordinator in it leaves it to the others."""
     pair, proposal, program = await _proposed_pair(ctx, value)
     if pair.status != PairStatus.PROPOSED:
-        return ctx.reply("match.already_decided", id=pair.id)
+        raise UserError("match.already_decided", id=pair.id)
+    if ctx.me.id in (pair.member_a_id, pair.member_b_id):
+        raise UserError("match.request_own")
+    return pair, proposal, program
+
+
+async def _approve_and_say(ctx: Ctx, value: str) -> Response:
+    pair, proposal, program = await _pending(ctx, value)
     reason = await _approve(ctx, program, pair)
+    if reason is not None and proposal.kind == ProposalKind.REQUEST:
+        await _decline_to_mentee(ctx, proposal)
     await _decided(ctx, proposal)
     if reason is not None:
         return ctx.reply("match.not_approved", id=pair.id, reason=reason)
     return ctx.reply("match.approved", id=pair.id)
 
 
-@feature.action("match.skip")
-async def skip_one(ctx: Ctx, value: str) -> Response:
-    pair, proposal, _ = await _proposed_pair(ctx, value)
-    if pair.status != PairStatus.PROPOSED:
-        return ctx.reply("match.already_decided", id=pair.id)
+async def _skip_and_say(ctx: Ctx, value: str) -> Response:
+    pair, proposal, _ = await _pending(ctx, value)
     pair.status, pair.end_reason = PairStatus.SKIPPED, ctx.t("match.skip_by", who=ctx.me.display_name)
     await audit.record(ctx, "match.skip", f"#{pair.id}", proposal.program_id)
+    if proposal.kind == ProposalKind.REQUEST:
+        await _decline_to_mentee(ctx, proposal)
     await _decided(ctx, proposal)
-    return ctx.reply("match.skipped", id=pair.id)
+    return ctx.reply("match.declined" if proposal.kind == ProposalKind.REQUEST else "match.skipped", id=pair.id)
+
+
+@feature.action("match.approve")
+async def approve_one(ctx: Ctx, value: str) -> Response:
+    return await _approve_and_say(ctx, value)
+
+
+@feature.action("match.skip")
+async def skip_one(ctx: Ctx, value: str) -> Response:
+    return await _skip_and_say(ctx, value)
 
 
 @feature.action("match.discard")
@@ -490,8 +508,8 @@ async def _request_message(ctx: Ctx, proposal: Proposal) -> Message:
                  line=_pair_line(ctx.rt, pair, names))
     if proposal.status == ProposalStatus.CLOSED:
         return Message(text)
-    return Message(text, buttons=(Button(ctx.t("button.approve"), "match.request_approve", str(pair.id), "primary"),
-                                  Button(ctx.t("button.decline"), "match.request_decline", str(pair.id), "danger")))
+    return Message(text, buttons=(Button(ctx.t("button.approve"), "match.approve", str(pair.id), "primary"),
+                                  Button(ctx.t("button.decline"), "match.skip", str(pair.id), "danger")))
 
 
 async def _post_request(ctx: Ctx, proposal: Proposal, first: bool = False) -> None:
@@ -512,34 +530,3 @@ async def _decline_to_mentee(ctx: Ctx, proposal: Proposal) -> None:
     await enqueue(ctx.session, kind=OutboxKind.REQUEST_ANSWER, subject_id=proposal.id, workspace_id=ctx.ws.id,
                   program_id=program.id, dest_kind="user", target=proposal.requested_by_id,
                   message=Message(ctx.t("match.request_declined", program=program.name)), now=ctx.now)
-
-
-@feature.action("match.request_approve")
-async def request_approve(ctx: Ctx, value: str) -> Response:
-    pair, proposal, program = await _proposed_pair(ctx, value)
-    if pair.status != PairStatus.PROPOSED:
-        return ctx.reply("match.already_decided", id=pair.id)
-    if ctx.me.id in (pair.member_a_id, pair.member_b_id):  # their own request is for the other coordinators
-        raise UserError("match.request_own")
-    reason = await _approve(ctx, program, pair)
-    if reason is not None:
-        await _decline_to_mentee(ctx, proposal)
-    await _decided(ctx, proposal)
-    if reason is not None:
-        return ctx.reply("match.not_approved", id=pair.id, reason=reason)
-    return ctx.reply("match.approved", id=pair.id)
-
-
-@feature.action("match.request_decline")
-async def request_decline(ctx: Ctx, value: str) -> Response:
-    pair, proposal, _ = await _proposed_pair(ctx, value)
-    if pair.status != PairStatus.PROPOSED:
-        return ctx.reply("match.already_decided", id=pair.id)
-    if ctx.me.id in (pair.member_a_id, pair.member_b_id):
-        raise UserError("match.request_own")
-    pair.status, pair.end_reason = PairStatus.SKIPPED, ctx.t("match.skip_by", who=ctx.me.display_name)
-    await audit.record(ctx, "match.decline", f"#{pair.id}", proposal.program_id)
-    await _decline_to_mentee(ctx, proposal)
-    await _decided(ctx, proposal)
-    return ctx.reply("match.declined", id=pair.id)
-
