@@ -15,6 +15,7 @@ from bot.periods import next_period
 from storage.models import Checkin, CheckinStatus, Feedback, Member, Pair, PairStatus, Program
 
 LIVE = (PairStatus.ACTIVE, PairStatus.PAUSED)
+STARTED = (*LIVE, PairStatus.ENDED)  # not proposals, taken or not
 
 
 async def members_of(session: AsyncSession, pair: Pair) -> tuple[Member, Member]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -111,12 +112,12 @@ async def _store(ctx: Ctx, program_id: int, pool: pair_rules.Pool, solved: Solve
                             {"member_id": u.member_id, "reason": u.reason, "rules": list(u.rules)} for u in unmatched])
     ctx.session.add(proposal)
     await ctx.session.flush()
-    for kind, part in (("mentorship", solved.mentorship), ("peer", solved.peers)):
-        for p in part.pairs:
-            ctx.session.add(Pair(program_id=program.id, member_a_id=p.first, member_b_id=p.second, kind=kind,  # type: ignore[arg-type]
-                                 status=PairStatus.PROPOSED, proposal_id=proposal.id, score=round(p.score, 3),
-                                 reasons=_reasons(p.reasons), created_at=ctx.now, active_since=ctx.now))
-    await ctx.session.flush()
+    rows = [{"program_id": program.id, "member_a_id": p.first, "member_b_id": p.second, "kind": kind,
+             "status": PairStatus.PROPOSED, "proposal_id": proposal.id, "score": round(p.score, 3),
+             "reasons": _reasons(p.reasons), "created_at": ctx.now, "active_since": ctx.now}
+            for kind, part in (("mentorship", solved.mentorship), ("peer", solved.peers)) for p in part.pairs]
+    if rows:  # thousands at once: one executemany, not an ORM object each
+        await ctx.session.exec(insert(Pair), params=rows)  # type: ignore[call-overload]
     await audit.record(ctx, "match", f"proposal #{proposal.id}: {len(solved.mentorship.pairs) + len(solved.peers.pairs)}"
                        f" pairs, {len(unmatched)} unmatched", program.id)
     if not solved.mentorship.pairs and not solved.peers.pairs:

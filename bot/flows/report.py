@@ -17,7 +17,7 @@ from bot.feature import PROGRAM, Access, Feature
 from bot.flows.checkin import BAD
 from bot.messages import Message, Response
 from bot.outbox import enqueue_rows, outbox_key, outbox_row
-from bot.pairs import LIVE, label
+from bot.pairs import LIVE, STARTED, label
 from bot.periods import zone
 from bot.safeguards import NOTHING_HIDDEN, Hidden
 from storage.models import (
@@ -163,7 +163,8 @@ async def report(ctx: Ctx, args: Args) -> Response:
     risky = await at_risk_pairs(s, ctx.rt, program, hidden)
     lines = [
         await pair_line(s, ctx.rt, p, risky.get(p.id))  # type: ignore[arg-type]
-        for p in (await s.exec(select(Pair).where(Pair.program_id == program.id).order_by(col(Pair.id)))).all()
+        for p in (await s.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(STARTED))
+                               .order_by(col(Pair.id)))).all()
         if hidden.keeps(p.id)
     ]
     fields = (*fields, (t("report.pair_list"), "\n".join(lines) or t("pairs.no_pairs")))
