@@ -8,7 +8,9 @@ import re
 
 from bot.core import MentorBot
 from bot.events import ActionEvent, Actor
-from storage.models import AuditLog, Block, Member, Pair, PairStatus, Proposal, ProposalStatus
+from sqlmodel import select
+
+from storage.models import AuditLog, Block, Member, Pair, PairStatus, Program, Proposal, ProposalStatus
 from testkit.console import Script
 from tests.test_flow_checkin import blocks, rows, seen_by
 
@@ -191,3 +193,30 @@ async def test_a_mentee_asks_for_a_suggested_mentor_and_the_coordinators_decide(
     assert "alice" not in seen_by(out, "bob")
     out = await run("@dan /mentor suggest")
     assert "Suggestions are for mentees of Spring" in out
+
+
+async def test_match_never_proposes_a_pair_a_rule_forbids_and_says_why_someone_is_left_out(
+        run: Script, bot: MentorBot) -> None:
+    await run(PROGRAM + "@carol /mentor pair @dan @zoe\n@carol /mentor unpair 1 they argued")
+    ids = {m.external_id: m.id for m in await rows(bot, Member)}
+    async with bot.db.transaction() as s:
+        program = (await s.exec(select(Program))).one()
+        program.max_tz_gap = 6  # Tokyo and Seoul are far from New York, Berlin and Paris
+        s.add(Block(member_id=ids["alice"], blocked_id=ids["bob"], created_at=bot.clock.now()))
+    out = await run("@carol /mentor match")
+    [post] = proposal_posts(out)
+    assert "dan (mentor) & eva (mentee)" in post
+    assert "bob (mentor) & zoe (mentee)" in post
+    assert "bob (mentor) & alice" not in post and "dan (mentor) & zoe" not in post
+    # alice: bob is blocked (privately), dan is 14 hours away: every candidate is excluded, and the rules named.
+    assert ("• alice: every possible partner is excluded by a rule (an earlier pair that went wrong, or a "
+            "member's private preference, time-zone gap)") in post
+    assert "alice" not in seen_by(out, "bob")
+
+
+async def test_the_report_lists_started_pairs_only(run: Script) -> None:
+    out = await run(PROGRAM + "@carol /mentor match\n@carol click Approve #1\n@carol /mentor report")
+    report = out[out.index("carol: /mentor report"):]
+    assert "Pairs: 1 active, 0 paused, 0 ended" in report
+    assert "Pairs: #1 bob (mentor) & alice (mentee): active" in report
+    assert "#2" not in report and "#3" not in report  # still proposed: not pairs yet

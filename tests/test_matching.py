@@ -320,6 +320,19 @@ def test_peers_left_over_are_first_in_line_or_excluded() -> None:
     assert match_peers([peer(1)]).unmatched[0].reason == FIRST_IN_LINE
 
 
+def test_a_peer_first_in_line_is_matched_before_a_better_scoring_pair() -> None:
+    def peer(member_id: int, topics: str, offset: float = 0.0) -> Candidate:
+        return Candidate(member_id, Role.PEER, _tags(topics), utc_offset=offset)
+
+    # 1 & 2 fit perfectly; 3 shares nothing with anyone and lives far away: left over on score alone.
+    peers = [peer(1, "python,go"), peer(2, "python,go"), peer(3, "cooking", offset=10.0)]
+    assert {u.member_id for u in match_peers(peers).unmatched} == {3}
+    again = match_peers(peers, first_in_line={3})
+    assert 3 in {m for p in again.pairs for m in (p.first, p.second)} and len(again.pairs) == 1
+    # Priority never costs a pair: with four peers all are matched, 3 included.
+    assert len(match_peers([*peers, peer(4, "rust")], first_in_line={3}).pairs) == 2
+
+
 def test_wrong_roles_are_a_programming_error() -> None:
     with pytest.raises(ValueError):
         match_mentorship([mentee(1)], [mentee(2)])
