@@ -113,6 +113,7 @@ class OutboxKind(StrEnum):
     PROPOSAL = "proposal"  # a match proposal to the coordinator who asked for it, and its edits (proposal)
     REQUEST = "request"  # a mentee's request for a mentor, to the coordinators, and its edits (proposal)
     REQUEST_ANSWER = "request-answer"  # the coordinators' answer, to the mentee (proposal)
+    FIRST_IN_LINE = "first-in-line"  # a peer a match left over is told they go first next time (proposal)
 
     @property
     def for_coordinators(self) -> bool:

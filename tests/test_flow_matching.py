@@ -144,7 +144,7 @@ async def test_the_odd_peer_is_told_they_are_first_in_line_and_is_matched_first_
     """)
     [post] = proposal_posts(out)
     assert "(peers)" in post and "left over (odd count or no allowed partner free); first in line next round" in post
-    left = re.search(r"Unmatched \(1\):\n\s*• (p\d)", post)
+    left = re.search(r"Unmatched \(1\):\s*• (p\d)", post)
     assert left
     out = await run("@carol click Approve all (1)")
     assert "You are first in line for the next one." in seen_by(out, left.group(1))

@@ -46,7 +46,9 @@ from storage.models import (
 )
 
 feature = Feature("matching")
-LISTED = 20  # proposed pairs a proposal message lists, and offers buttons for, at once (the pending first)
+# Proposed pairs a proposal message lists and offers Approve/Skip for at once (the undecided first): with
+# Approve all and Discard, within Discord's 25 buttons a message.
+LISTED = 10
 APPROVE_BATCH = 100  # pairs approved per transaction by "Approve all", so other events get the lock between
 SUGGESTED = 3
 
@@ -172,13 +174,13 @@ def _unmatched_line(rt: Runtime, item: dict[str, object], names: dict[int, str])
     return rt.t("match.unmatched_line", name=names.get(int(item["member_id"]), "?"), why=why)  # type: ignore[call-overload]
 
 
-async def _message(session: AsyncSession, rt: Runtime, proposal: Proposal) -> Message:
+async def _message(session: AsyncSession, rt: Runtime, proposal: Proposal, pairs: list[Pair]) -> Message:
+    """The proposal as the coordinator reads it: the pairs (undecided first), then who is left out and why.
+    Sized for the smallest platform (Discord: 2,000 characters of text, 1,024 a field, 25 buttons)."""
     program = await session.get(Program, proposal.program_id)
     assert program is not None
-    pairs = await _pairs_of(session, proposal)
     pending = [p for p in pairs if p.status == PairStatus.PROPOSED]
-    decided = [p for p in pairs if p.status != PairStatus.PROPOSED]
-    shown = (pending + decided)[:LISTED]
+    shown = (pending + [p for p in pairs if p.status != PairStatus.PROPOSED])[:LISTED]
     unmatched = proposal.unmatched or []
     names = await _names(session, {i for p in shown for i in (p.member_a_id, p.member_b_id)}
                          | {int(u["member_id"]) for u in unmatched[:LISTED]})
@@ -187,33 +189,31 @@ async def _message(session: AsyncSession, rt: Runtime, proposal: Proposal) -> Me
     lines += [_pair_line(rt, p, names) for p in shown]
     if len(pairs) > len(shown):
         lines.append(rt.t("match.more_pairs", count=len(pairs) - len(shown)))
+    fields = ()
     if unmatched:
-        lines.append(rt.t("match.unmatched_head", count=len(unmatched)))
-        lines += [_unmatched_line(rt, u, names) for u in unmatched[:LISTED]]
+        left_out = [_unmatched_line(rt, u, names) for u in unmatched[:LISTED]]
         if len(unmatched) > LISTED:
-            lines.append(rt.t("match.more_unmatched", count=len(unmatched) - LISTED))
+            left_out.append(rt.t("match.more_unmatched", count=len(unmatched) - LISTED))
+        fields = ((rt.t("match.unmatched_head", count=len(unmatched)), "\n".join(left_out)),)
     if proposal.status == ProposalStatus.CLOSED:
         lines.append(rt.t("match.closed"))
-        return Message("\n".join(lines))
+        return Message("\n".join(lines), fields)
     buttons = [Button(rt.t("button.approve_all", count=len(pending)), "match.approve_all", str(proposal.id), "primary")]
-    for p in pending[:MAX_EACH]:
+    for p in pending[:LISTED]:
         buttons.append(Button(rt.t("button.approve_one", id=p.id), "match.approve", str(p.id)))
         buttons.append(Button(rt.t("button.skip_one", id=p.id), "match.skip", str(p.id)))
     buttons.append(Button(rt.t("button.discard"), "match.discard", str(proposal.id), "danger"))
-    return Message("\n".join(lines), buttons=tuple(buttons))
-
-
-# Buttons for this many pairs each (with Approve all and Discard, within Discord's 25 buttons a message).
-MAX_EACH = 10
+    return Message("\n".join(lines), fields, tuple(buttons))
 
 
 async def _post(ctx: Ctx, proposal: Proposal, first: bool = False) -> None:
     """Post the proposal to the coordinator who asked for it, or edit that post to show where it stands."""
-    decided = sum(1 for p in await _pairs_of(ctx.session, proposal) if p.status != PairStatus.PROPOSED)
+    pairs = await _pairs_of(ctx.session, proposal)
+    decided = sum(1 for p in pairs if p.status != PairStatus.PROPOSED)
     details = () if first else ("edit", decided, proposal.status)
     await enqueue(ctx.session, kind=OutboxKind.PROPOSAL, subject_id=proposal.id, details=details,
                   workspace_id=ctx.ws.id, program_id=proposal.program_id, dest_kind="user",
-                  target=proposal.requested_by_id, message=await _message(ctx.session, ctx.rt, proposal),
+                  target=proposal.requested_by_id, message=await _message(ctx.session, ctx.rt, proposal, pairs),
                   now=ctx.now, edits_key=None if first else outbox_key(OutboxKind.PROPOSAL, proposal.id))
 
 
@@ -326,8 +326,8 @@ async def _tell_first_in_line(ctx: Ctx, proposal: Proposal) -> None:
     assert program is not None
     for item in proposal.unmatched or []:
         if item["reason"] == matching.FIRST_IN_LINE:
-            await enqueue(ctx.session, kind=OutboxKind.PROPOSAL, subject_id=proposal.id,
-                          details=("first", item["member_id"]), workspace_id=ctx.ws.id, program_id=program.id,
+            await enqueue(ctx.session, kind=OutboxKind.FIRST_IN_LINE, subject_id=proposal.id,
+                          details=(item["member_id"],), workspace_id=ctx.ws.id, program_id=program.id,
                           dest_kind="user", target=item["member_id"],
                           message=Message(ctx.t("match.first_in_line", program=program.name)), now=ctx.now)
 
