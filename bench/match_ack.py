@@ -8,7 +8,8 @@ shared language) is written to a fresh SQLite file. The bot serves Slack as `men
 (aiohttp on 127.0.0.1, the real bolt app, the fake Slack Web API from testkit). A coordinator sends
 `/mentor match`; meanwhile a member sends `/mentor status` `--rate` times a second, each timed from send
 to its ack, until the proposal is stored. Prints the match's wall time (command to proposal stored),
-the peak memory of the bot and of the matching worker process, and the acks' p50, p99 and maximum.
+the peak memory of the bot and of the matching worker process, and the acks' p50, p99 and maximum;
+then the same while the coordinator's Approve all starts every proposed pair (intros queued).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.matching import program
 from bench.slack_ack import FORM, SECRET, TEAM, TOKEN, pct, start
 from bot.clock import SystemClock
 from bot.core import MentorBot
+from bot.events import ActionEvent, Actor
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Block, Enrollment, Member, Program, Proposal, Role, Workspace
@@ -120,6 +122,7 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
     runner, url = await start(web_app(adapter.app))
     hook = fake.hook_url("bench")
     acks: list[float] = []
+    approve_acks: list[float] = []
     try:
         async with ClientSession() as session:
             await send(session, url, MEMBER, "status", hook)  # warm-up: the member exists, the first query is done
@@ -134,6 +137,16 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
             await adapter.drain()
             total = time.perf_counter() - t0
             worker_peak = worker_peak_mib()
+            # The coordinator clicks Approve all (the click's ack is bolt's; this is the work behind it).
+            coordinator = Actor("slack", TEAM, COORDINATOR, display_name="coord", is_admin=None)
+            t1 = time.perf_counter()
+            approving = asyncio.create_task(bot.handle(ActionEvent(coordinator, "match.approve_all", "1")))
+            while not approving.done():
+                tick = time.perf_counter()
+                approve_acks.append((await send(session, url, MEMBER, "status", hook))[0])
+                await asyncio.sleep(max(0.0, 1 / args.rate - (time.perf_counter() - tick)))
+            approved = (await approving).text
+            approve_s = time.perf_counter() - t1
     finally:
         await runner.cleanup()
         await adapter.close()
@@ -146,9 +159,11 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
           f"the match command's own ack {match_ack:.0f} ms")
     print(f"  {proposal[0][:160] if proposal else 'NO PROPOSAL REPLY'}")
     print(f"peak memory: bot process {self_peak:.0f} MiB, matching worker {worker_peak:.0f} MiB (max RSS)")
-    if len(acks) >= 2:
-        print(f"/mentor status acks during the match: {len(acks)} at {args.rate}/s: p50 {pct(acks, 50):.0f} ms, "
-              f"p99 {pct(acks, 99):.0f} ms, max {max(acks):.0f} ms, over 1 s: {sum(a > 1000 for a in acks)}")
+    for what, values in (("the match", acks), ("Approve all", approve_acks)):
+        if len(values) >= 2:
+            print(f"/mentor status acks during {what}: {len(values)} at {args.rate:g}/s: p50 {pct(values, 50):.0f} ms, "
+                  f"p99 {pct(values, 99):.0f} ms, max {max(values):.0f} ms, over 1 s: {sum(a > 1000 for a in values)}")
+    print(f"Approve all: {approve_s:.1f} s: {approved[:160]}")
     return 0 if proposal else 1
 
 
