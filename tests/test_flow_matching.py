@@ -4,13 +4,25 @@ old partner, a mentee's request approved or declined, the odd peer first in line
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from bot.core import MentorBot
 from bot.events import ActionEvent, Actor
 from sqlmodel import select
 
-from storage.models import AuditLog, Block, Member, Pair, PairStatus, Program, Proposal, ProposalStatus
+from storage.models import (
+    AuditLog,
+    Block,
+    Member,
+    Outbox,
+    OutboxKind,
+    Pair,
+    PairStatus,
+    Program,
+    Proposal,
+    ProposalStatus,
+)
 from testkit.console import Script
 from tests.test_flow_checkin import blocks, rows, seen_by
 
@@ -220,3 +232,15 @@ async def test_the_report_lists_started_pairs_only(run: Script) -> None:
     assert "Pairs: 1 active, 0 paused, 0 ended" in report
     assert "Pairs: #1 bob (mentor) & alice (mentee): active" in report
     assert "#2" not in report and "#3" not in report  # still proposed: not pairs yet
+
+
+async def test_two_coordinators_approving_at_once_start_the_pair_once(run: Script, bot: MentorBot) -> None:
+    await run(PROGRAM + "@rita /mentor help\n@carol /mentor coordinators add @rita\n@carol /mentor match")
+    carol = Actor("console", "local", "carol", display_name="carol", is_admin=True)
+    rita = Actor("console", "local", "rita", display_name="rita")
+    replies = await asyncio.gather(bot.handle(ActionEvent(carol, "match.approve", "1")),
+                                   bot.handle(ActionEvent(rita, "match.approve", "1")))
+    assert sorted(r.text for r in replies) == ["#1 was already decided.",
+                                               "Approved #1: their introduction is on its way."]
+    intros = [o for o in await rows(bot, Outbox) if o.kind == OutboxKind.INTRO]
+    assert len(intros) == 1

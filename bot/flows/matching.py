@@ -90,7 +90,7 @@ async def match(ctx: Ctx, args: Args) -> Response:
         solved = await in_worker(solve, pool)  # off the event loop and off the database's writer lock
         async with rt.db.transaction() as s:
             later = await _ctx(rt, s, now, ws_id, me_id)
-            return await _store(later, program_id, pool, solved)  # type: ignore[arg-type]
+            return await _store(later, program_id, solved)  # type: ignore[arg-type]
 
     return Response(then=compute_and_store)
 
@@ -101,7 +101,8 @@ async def _ctx(rt: Runtime, s: AsyncSession, now: datetime, ws_id: int | None, m
     return Ctx(rt, s, now, ws, me)
 
 
-async def _store(ctx: Ctx, program_id: int, pool: pair_rules.Pool, solved: Solved) -> Response:
+async def _store(ctx: Ctx, program_id: int, solved: Solved) -> Response:
+    """Store the solved proposal (replacing an open one) and post it to the coordinator."""
     program = await ctx.session.get(Program, program_id)
     assert program is not None
     for older in (await ctx.session.exec(select(Proposal).where(
@@ -120,13 +121,12 @@ async def _store(ctx: Ctx, program_id: int, pool: pair_rules.Pool, solved: Solve
             for kind, part in (("mentorship", solved.mentorship), ("peer", solved.peers)) for p in part.pairs]
     if rows:  # thousands at once: one executemany, not an ORM object each
         await ctx.session.exec(insert(Pair), params=rows)  # type: ignore[call-overload]
-    await audit.record(ctx, "match", f"proposal #{proposal.id}: {len(solved.mentorship.pairs) + len(solved.peers.pairs)}"
-                       f" pairs, {len(unmatched)} unmatched", program.id)
-    if not solved.mentorship.pairs and not solved.peers.pairs:
+    await audit.record(ctx, "match", f"proposal #{proposal.id}: {len(rows)} pairs, {len(unmatched)} unmatched",
+                       program.id)
+    if not rows:
         proposal.status, proposal.closed_at = ProposalStatus.CLOSED, ctx.now
     await _post(ctx, proposal, first=True)
-    return ctx.reply("match.proposed", id=proposal.id, program=program.name,
-                     pairs=len(solved.mentorship.pairs) + len(solved.peers.pairs), unmatched=len(unmatched))
+    return ctx.reply("match.proposed", id=proposal.id, program=program.name, pairs=len(rows), unmatched=len(unmatched))
 
 
 # --- the proposal message ----------------------------------------------------------------------------
@@ -308,6 +308,7 @@ async def _proposed_pair(ctx: Ctx, value: str) -> tuple[Pair, Proposal, Program]
     if pair is None or pair.proposal_id is None:
         raise UserError("error.stale_button")
     proposal, program = await _proposal_for(ctx, pair.proposal_id)
+    await ctx.session.refresh(pair)  # read again under the proposal's lock: a twin click may have decided it
     return pair, proposal, program
 
 
