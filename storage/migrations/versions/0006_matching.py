@@ -18,13 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('topics', sa.String(length=1000), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('languages', sa.String(length=200), nullable=False, server_default=''))
-    with op.batch_alter_table('program', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('match_weights', sa.String(length=200), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('max_tz_gap', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('require_language', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMNs throughout (the server defaults fill existing rows and stay): a batch operation
+    # would rebuild the table, and SQLite refuses to drop a table other rows point at.
+    op.add_column('member', sa.Column('topics', sa.String(length=1000), nullable=False, server_default=''))
+    op.add_column('member', sa.Column('languages', sa.String(length=200), nullable=False, server_default=''))
+    op.add_column('program', sa.Column('match_weights', sa.String(length=200), nullable=False, server_default=''))
+    op.add_column('program', sa.Column('max_tz_gap', sa.Integer(), nullable=True))
+    op.add_column('program', sa.Column('require_language', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         'proposal',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -53,22 +53,19 @@ def upgrade() -> None:
     )
     op.create_index('ix_block_member_id', 'block', ['member_id'], unique=False)
     op.create_index('ix_block_blocked_id', 'block', ['blocked_id'], unique=False)
-    with op.batch_alter_table('pair', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('proposal_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('score', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('reasons', sa.JSON(), nullable=True))
-        batch_op.create_index('ix_pair_proposal_id', ['proposal_id'], unique=False)
-        batch_op.create_foreign_key('fk_pair_proposal_id', 'proposal', ['proposal_id'], ['id'])
-    for table, column in (('member', 'topics'), ('member', 'languages'), ('program', 'match_weights'),
-                          ('program', 'require_language')):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(column, server_default=None)
+    if op.get_bind().dialect.name == 'sqlite':  # SQLite adds a reference only inline, with the column
+        op.execute('ALTER TABLE pair ADD COLUMN proposal_id INTEGER REFERENCES proposal (id)')
+    else:
+        op.add_column('pair', sa.Column('proposal_id', sa.Integer(), nullable=True))
+        op.create_foreign_key('pair_proposal_id_fkey', 'pair', 'proposal', ['proposal_id'], ['id'])
+    op.add_column('pair', sa.Column('score', sa.Float(), nullable=True))
+    op.add_column('pair', sa.Column('reasons', sa.JSON(), nullable=True))
+    op.create_index('ix_pair_proposal_id', 'pair', ['proposal_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_pair_proposal_id', table_name='pair')
     with op.batch_alter_table('pair', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_pair_proposal_id', type_='foreignkey')
-        batch_op.drop_index('ix_pair_proposal_id')
         batch_op.drop_column('reasons')
         batch_op.drop_column('score')
         batch_op.drop_column('proposal_id')
