@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import prompts
 from bot import audit, zones
+from bot.args import as_int_in
 from bot.context import Ctx, Runtime
 from bot.directory import find_workspace
 from bot.errors import UserError
@@ -213,8 +214,8 @@ def _check(row: Row, cells: dict[str, str]) -> None:
         else:
             row.profile["goals"] = goals
     if capacity := cells.get("capacity"):
-        number = int(capacity) if capacity.isdecimal() and len(capacity) < 4 else None
-        if number is None or not 1 <= number <= MAX_CAPACITY:
+        number = as_int_in(capacity, 1, MAX_CAPACITY)
+        if number is None:
             row.problems.append(UserError("import.bad_capacity", value=capacity[:20], max=MAX_CAPACITY))
         elif row.role is not None and row.role != Role.MENTOR:
             row.problems.append(UserError("import.capacity_not_mentor", role=row.role))
@@ -400,8 +401,8 @@ async def import_people(db: Database, people: PeopleResolver, text: str, program
                     for r in sheet.rows for e in r.problems]
         report = Report(program.name, source, dry_run, skip_bad, len(sheet.rows), changes, problems,
                         sheet.unknown_columns)
-        if dry_run or not report.ok:
-            return report
+        if dry_run or not report.ok or all(c.kind == "unchanged" for c in changes):
+            return report  # (an import that changes nothing leaves the audit log alone too)
         await _apply(s, ws, program, good, members, enrollments, now)
         actor = await _system_member(s, ws, now)
         counts = _counts(changes)
