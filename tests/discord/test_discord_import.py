@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from adapters.cli import main
 from adapters.discord.people import open_people
 from adapters.discord.settings import DiscordSettings
 from bot.errors import UserError
 from bot.signups import LookupUnavailable, Report, explain, import_people, render
 from storage.db import Database
 from testkit.console import START
-from testkit.fake_discord import GUILD_ID, FakeDiscord
+from testkit.threaded import create_program, served
+from testkit.fake_discord import GUILD_ID, TOKEN, FakeDiscord
 from tests.discord.conftest import Cast, People, Running
 
 
@@ -91,3 +95,29 @@ async def test_the_server_is_the_configured_one_or_named(db: Database, settings:
     with pytest.raises(UserError) as err:  # the right server, but no program there yet
         await run_import(db, several, "person,role\n", workspace=str(GUILD_ID))
     assert explain(err.value).startswith(f"There is no program \"Spring\" in workspace {GUILD_ID} on Discord.")
+
+
+def test_mentorbot_import_platform_discord_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      discord_globals: None) -> None:
+    """The real command line against the fake Discord (served from a thread: `main` runs its own event loop)."""
+    fake = FakeDiscord()
+    bob = fake.add_user("bob")
+    with served(fake.start, fake.stop) as api:
+        url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+        create_program(url, "discord", str(GUILD_ID), "1", "Spring")
+        monkeypatch.chdir(tmp_path)  # no stray .env
+        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {"DATABASE_URL": url, "DISCORD_BOT_TOKEN": TOKEN, "DISCORD_API_URL": api,
+                            "DISCORD_GUILD_IDS": str(GUILD_ID)}.items():
+            monkeypatch.setenv(name, value)
+        sheet = tmp_path / "cohort.csv"
+        sheet.write_text("person,role,interests\n@Bob,mentor,\"chess, go\"\n")
+        assert main(["import", str(sheet), "--program", "Spring", "--dry-run"]) == 0
+        assert f"line 2: Bob ({bob.id}) (new to mentorbot) would be enrolled as mentor; sets interests" in \
+            capsys.readouterr().out
+        assert main(["import", str(sheet), "--program", "Spring", "--platform", "discord"]) == 0
+        assert "Done in Spring: 1 enrolled, 0 updated, 0 unchanged" in capsys.readouterr().out
+        assert main(["import", str(sheet), "--program", "Spring", "--workspace", "42"]) == 2
+        assert capsys.readouterr().err.startswith("--workspace 42 is not a Discord server id")

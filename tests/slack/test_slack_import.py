@@ -3,8 +3,6 @@ or @handle (users.list), looked up in the fake Slack; the workspace is the bot t
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,11 @@ from adapters.cli import main
 from adapters.slack import people as slack_people
 from adapters.slack.pacing import Pacer
 from adapters.slack.people import PER_MINUTE, open_people
-from bot.clock import ManualClock
-from bot.core import MentorBot
 from bot.errors import UserError
-from bot.events import Actor, CommandEvent
 from bot.signups import LookupUnavailable, Report, explain, import_people, render
 from storage.db import Database
 from testkit.console import START
+from testkit.threaded import create_program, served
 from testkit.fake_slack import FakeSlack
 
 from tests.slack.conftest import TEAM, FakeTime, Slack, settings
@@ -116,24 +112,12 @@ async def test_the_workspace_is_the_bot_tokens_team(db: Database, fake_slack: Fa
 def test_mentorbot_import_platform_slack_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """The real command line against the fake Slack (served from a thread: `main` runs its own event loop)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     fake = FakeSlack(team=TEAM)
     fake.add_user("UCAROL", "Carol", admin=True)
     fake.add_user("UERIN", "Erin", "Europe/Paris", email="erin@example.com")
-    api = asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
-    try:
+    with served(fake.start, fake.stop) as api:
         url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
-
-        async def create_program() -> None:
-            db = Database(url)
-            await db.upgrade()
-            await MentorBot(db, ManualClock(START)).handle(
-                CommandEvent(Actor("slack", TEAM, "UCAROL", "Carol", is_admin=True), "program create Spring"))
-            await db.close()
-
-        asyncio.run(create_program())
+        create_program(url, "slack", TEAM, "UCAROL", "Spring")
         monkeypatch.chdir(tmp_path)  # no stray .env
         for name in ("DISCORD_BOT_TOKEN", "DISCORD_GUILD_IDS", "DISCORD_API_URL", "SLACK_APP_TOKEN"):
             monkeypatch.delenv(name, raising=False)
@@ -150,7 +134,3 @@ def test_mentorbot_import_platform_slack_end_to_end(tmp_path: Path, monkeypatch:
         assert main(["import", str(sheet), "--program", "Spring", "--platform", "slack"]) == 2
         assert capsys.readouterr().err.strip() == ("Nothing imported: Slack could not answer a look-up "
                                                    "(users.lookupByEmail: missing_scope). Try again later.")
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
