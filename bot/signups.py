@@ -447,7 +447,7 @@ def render(report: Report) -> str:
         lines.append(say(f"import.nothing_bad{would}", bad=bad, good=len(report.changes)))
         return "\n".join(lines)
     if not report.changes:
-        lines.append(say(f"import.nothing_good{would}"))
+        lines.append(say("import.no_rows") if not report.rows else say(f"import.nothing_good{would}"))
         return "\n".join(lines)
     for c in report.changes:
         name, uid = c.person.display_name, c.person.user_id

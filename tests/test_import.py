@@ -148,6 +148,12 @@ async def test_skip_bad_with_only_bad_rows_imports_nothing(db: Database, run: Sc
     assert out.splitlines()[-1] == "Nothing imported: no row can be imported."
 
 
+async def test_a_header_without_rows_imports_nothing_and_says_so(db: Database, run: Script) -> None:
+    await run(PROGRAM)
+    report, out = await load(db, "person,role\n\n")
+    assert not report.ok and out.splitlines()[-1] == "Nothing imported: the file has a header row but no person rows."
+
+
 async def test_a_dry_run_changes_nothing_and_says_what_would_change(db: Database, run: Script) -> None:
     await run(PROGRAM + "@bob /mentor join mentor\n@bob /mentor profile --tz Europe/Berlin --capacity 2\n"
                "@alice /mentor join mentee\n@alice /mentor leave\n@erin /mentor join peer\n")
