@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tempfile
 import traceback
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 import prompts
-from adapters.console import ME, Console, parse_moment, script_start
+from adapters.console import ME, WORKSPACE, Console, ConsolePeople, parse_moment, script_start
 from adapters.platform import Check, Platform
 from adapters.registry import platforms
 from bot.clock import ManualClock, OffsetClock, SystemClock
 from bot.core import MentorBot
+from bot.errors import UserError
+from bot.signups import LookupUnavailable, PeopleResolver, explain, import_people, render
 from bot.scheduler import Heartbeat
 from bot.settings import Settings, SettingsError, configure_logging, database_url, load_settings
 from storage.db import Database
@@ -40,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--slack", action="store_true", help="run the Slack adapter (fails if Slack is not configured)")
     run.add_argument("--discord", action="store_true", help="run the Discord adapter (fails if Discord is not configured)")
     sub.add_parser("doctor", help="check the settings and each configured platform's credentials")
+    signup = sub.add_parser("import", help=prompts.say("import.cli_help"), description=prompts.say("import.cli_about"))
+    signup.add_argument("file", type=Path, metavar="FILE.csv", help=prompts.say("import.cli_file"))
+    signup.add_argument("--program", required=True, help=prompts.say("import.cli_program"))
+    signup.add_argument("--dry-run", action="store_true", help=prompts.say("import.cli_dry_run"))
+    signup.add_argument("--skip-bad", action="store_true", help=prompts.say("import.cli_skip_bad"))
+    signup.add_argument("--platform", choices=["console", "slack", "discord"], help=prompts.say("import.cli_platform"))
+    signup.add_argument("--workspace", help=prompts.say("import.cli_workspace"))
     return parser
 
 
@@ -174,6 +184,46 @@ async def _doctor(settings: Settings, env_file: str | None) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def _people(name: str | None, workspace: str | None) -> tuple[str, AbstractAsyncContextManager[PeopleResolver]]:
+    """The platform to look sign-up rows up on, as `run` picks it: the one named, else the one configured,
+    else the console."""
+    chosen = [] if name == "console" else _configured({name} if name else set(), ENV_FILE)
+    if len(chosen) > 1:
+        raise CliError(prompts.say("import.which_platform"))
+    if chosen:
+        platform, config = chosen[0]
+        return platform.name, platform.people(config, workspace)
+    if workspace not in (None, WORKSPACE):
+        raise CliError(prompts.say("import.console_workspace", workspace=WORKSPACE))
+    return "console", nullcontext(ConsolePeople())
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    """`mentorbot import FILE.csv --program P`: exit code 0 when done, 2 when nothing was (or would be) imported."""
+    path: Path = args.file
+    if not path.is_file():
+        raise CliError(prompts.say("import.no_file", file=path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(prompts.say("import.not_utf8", file=path)) from None
+    name, opening = _people(args.platform, args.workspace)
+    db = await _open(settings.database_url, "DATABASE_URL")
+    try:
+        async with opening as people:
+            report = await import_people(db, people, text, args.program, source=path.name, now=SystemClock().now(),
+                                         dry_run=args.dry_run, skip_bad=args.skip_bad)
+    except UserError as exc:
+        raise CliError(explain(exc)) from None
+    except LookupUnavailable as exc:
+        raise CliError(prompts.say("import.lookup_failed", platform=prompts.say(f"import.platform_{name}"),
+                                   reason=str(exc)[:300])) from None
+    finally:
+        await db.close()
+    print(render(report))
+    return 0 if report.ok else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -210,6 +260,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_upgrade(settings))
     if args.command == "doctor":
         return asyncio.run(_doctor(settings, ENV_FILE))
+    if args.command == "import":
+        return asyncio.run(_import(settings, args))
     wanted = {name for name in ("slack", "discord") if getattr(args, name)}
     chosen = _configured(wanted, ENV_FILE)
     if not chosen:  # no platform configured: the console on the configured database

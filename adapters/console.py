@@ -32,10 +32,12 @@ from bot.events import ActionEvent, Actor, CommandEvent, FormSubmission
 from bot.messages import Form, Message, Response
 from bot.messenger import Delivered, Destination, Profile
 from bot.periods import local
+from bot.signups import Person, PersonRef
 
 PLATFORM = "console"
 WORKSPACE = "local"
 ME = "me"  # who a line without @name acts as: the person at the keyboard, a workspace admin
+_NAME = re.compile(r"[\w.\-]{1,128}")  # who a console person can be: what @name mentions (Console._mentions)
 _DELTA = re.compile(r"^\+(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
 
@@ -159,6 +161,19 @@ class ConsoleMessenger:
 
     async def lookup_profile(self, workspace: str, user_id: str) -> Profile | None:
         return Profile(user_id, user_id)
+
+
+class ConsolePeople:
+    """The PeopleResolver of `mentorbot import --platform console`: console people are their names, so a
+    person cell `alice` or `@alice` is alice, known yet or not. The console has no e-mail addresses."""
+
+    platform = PLATFORM
+    workspace = WORKSPACE
+    emails = False
+
+    async def find(self, ref: PersonRef) -> list[Person]:
+        """The person named, or nobody when the name could not be typed as @name on the console."""
+        return [Person(ref.value, ref.value)] if _NAME.fullmatch(ref.value) else []
 
 
 class Console:

@@ -54,6 +54,7 @@ class FakeUser:
     roles: list[int] = field(default_factory=list)
     permissions: int = 0
     dms_closed: bool = False
+    nick: str | None = None  # the server nickname
 
     def user(self) -> dict[str, Any]:
         return {"id": str(self.id), "username": self.name, "global_name": self.name.capitalize(),
@@ -61,7 +62,7 @@ class FakeUser:
 
     def member(self) -> dict[str, Any]:
         return {"user": self.user(), "roles": [str(r) for r in self.roles], "joined_at": TIMESTAMP,
-                "deaf": False, "mute": False, "flags": 0, "nick": None, "permissions": str(self.permissions)}
+                "deaf": False, "mute": False, "flags": 0, "nick": self.nick, "permissions": str(self.permissions)}
 
 
 class FakeDiscord:
@@ -106,8 +107,9 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def add_user(self, name: str, *, roles: list[int] | None = None, permissions: int = 0) -> FakeUser:
-        user = FakeUser(next(self._ids), name, roles or [], permissions)
+    def add_user(self, name: str, *, roles: list[int] | None = None, permissions: int = 0,
+                 nick: str | None = None) -> FakeUser:
+        user = FakeUser(next(self._ids), name, roles or [], permissions, nick=nick)
         self.users[user.id] = user
         return user
 
@@ -212,7 +214,7 @@ class FakeDiscord:
                 await self._stopping.wait()
             if failure is not None and not failure.after:
                 return _error(failure)
-            status, payload = self._route(request.method, path, body, request.headers)
+            status, payload = self._route(request.method, path, body, request.headers, dict(request.query))
             if failure is not None:
                 return _error(failure)
             if status == 204:
@@ -228,11 +230,13 @@ class FakeDiscord:
                 return f
         return None
 
-    def _route(self, method: str, path: str, body: Any, headers: Any) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, body: Any, headers: Any,
+               query: dict[str, str] | None = None) -> tuple[int, Any]:
         # Interaction callbacks and followups are authorised by the interaction token in the path instead.
         if parts_need_auth(path) and headers.get("Authorization") != "Bot " + TOKEN:
             return 401, {"message": "401: Unauthorized", "code": 0}
         parts = path.strip("/").split("/")
+        query = query or {}
         match (method, parts):
             case ("GET", ["users", "@me"]):
                 return 200, self._bot()
@@ -249,6 +253,8 @@ class FakeDiscord:
                               "default_member_permissions": None, "type": c.get("type", 1)} for c in body]
             case ("GET", ["guilds", gid]):
                 return (200, self.guild()) if int(gid) == GUILD_ID else (404, {"code": 10004, "message": "Unknown Guild"})
+            case ("GET", ["guilds", gid, "members", "search"]):
+                return self._search(int(gid), query)
             case ("GET", ["guilds", _, "members", uid]):
                 user = self.users.get(int(uid))
                 return (200, user.member()) if user else (404, {"code": 10007, "message": "Unknown Member"})
@@ -274,6 +280,17 @@ class FakeDiscord:
             case ("PATCH", ["webhooks", _, _, "messages", _]):
                 return 200, self._message(GENERAL, body, keep=False)
         return 404, {"code": 0, "message": f"fake Discord has no {method} {path}"}
+
+    def _search(self, guild_id: int, query: dict[str, str]) -> tuple[int, Any]:
+        """Members whose username or nickname starts with the query, ignoring case, as Discord searches."""
+        if guild_id != GUILD_ID:
+            return 404, {"code": 10004, "message": "Unknown Guild"}
+        if not query.get("query"):
+            return 400, {"code": 50035, "message": "Invalid Form Body"}
+        wanted, limit = query["query"].casefold(), int(query.get("limit") or 1)
+        found = [u.member() for u in self.users.values()
+                 if any(n.casefold().startswith(wanted) for n in (u.name, u.nick or "") if n)]
+        return 200, found[:limit]
 
     def _open_dm(self, user_id: int) -> tuple[int, Any]:
         user = self.users.get(user_id)

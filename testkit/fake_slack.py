@@ -77,10 +77,13 @@ class FakeSlack:
     # --- setup -----------------------------------------------------------------------------
 
     def add_user(self, user_id: str, name: str, tz: str | None = "Europe/Berlin", *, admin: bool = False,
-                 deleted: bool = False) -> dict[str, Any]:
+                 deleted: bool = False, email: str | None = None, display_name: str | None = None,
+                 bot: bool = False) -> dict[str, Any]:
+        """A member of the workspace; `email` is what users.lookupByEmail finds them by (none by default)."""
         user = {"id": user_id, "team_id": self.team, "name": name.lower(), "real_name": name, "tz": tz,
-                "is_admin": admin, "is_owner": False, "deleted": deleted, "is_bot": False,
-                "profile": {"display_name": name, "real_name": name}}
+                "is_admin": admin, "is_owner": False, "deleted": deleted, "is_bot": bot,
+                "profile": {"display_name": name if display_name is None else display_name, "real_name": name,
+                            **({"email": email} if email else {})}}
         self.users[user_id] = user
         return user
 
@@ -187,6 +190,20 @@ class FakeSlack:
     def _users_info(self, params: Params) -> Params:
         user = self.users.get(str(params.get("user")))
         return {"user": user} if user else {"error": "user_not_found"}
+
+    def _users_lookupByEmail(self, params: Params) -> Params:
+        wanted = str(params.get("email", "")).lower()
+        for user in self.users.values():
+            if user["profile"].get("email", "").lower() == wanted and not user["deleted"]:
+                return {"user": user}
+        return {"error": "users_not_found"}
+
+    def _users_list(self, params: Params) -> Params:
+        """Every user, `limit` a page, the cursor being the index of the next page's first user."""
+        users = list(self.users.values())
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 0) or len(users) or 1
+        following = str(start + limit) if start + limit < len(users) else ""
+        return {"members": users[start:start + limit], "response_metadata": {"next_cursor": following}}
 
     def _conversations_open(self, params: Params) -> Params:
         members = sorted(str(params.get("users", "")).split(","))

@@ -40,6 +40,7 @@ KEY_PASS_THROUGH = {
     ("context.py", "reply"),  # Ctx.reply -> self.t(key, **params)
     ("core.py", "said"),  # a UserError becomes rt.t(err.key, **err.params)
     ("console.py", "__init__"),  # ScriptError(key, **params) -> prompts.say(key, **params)
+    ("signups.py", "explain"),  # a sign-up row's UserError -> prompts.say(err.key, **err.params)
 }
 # Calls passing **something the scan cannot resolve to names (a dict literal, or a module function that
 # returns dict literals, is resolved). Listed here they are skipped, visibly; unlisted they fail.

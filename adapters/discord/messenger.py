@@ -208,8 +208,7 @@ class DiscordMessenger:
             return None
         async with asyncio.timeout(CALL_TIMEOUT):
             member: Any = await self.client.http.get_member(int(workspace), int(user_id))
-        user = member.get("user", {})
-        return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))
+        return member_name(member)
 
     async def _member_name(self, workspace: str, user_id: str) -> str:
         """The display name for a pair's thread; a member who is gone fails the send, saying so."""
@@ -221,6 +220,12 @@ class DiscordMessenger:
         if name is None:
             raise left
         return name
+
+
+def member_name(member: dict[str, Any]) -> str:
+    """A server member's name as people see it there: nickname, else global name, else username."""
+    user = member.get("user", {})
+    return str(member.get("nick") or user.get("global_name") or user.get("username") or user.get("id", "?"))
 
 
 def _channel_id(ref: str | None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.platform import Platform
+from adapters.slack.people import open_people
 from adapters.slack.app import SlackAdapter
 from adapters.slack.doctor import doctor
 from adapters.slack.server import serve_http, serve_socket_mode
@@ -23,4 +24,4 @@ async def serve(bot: MentorBot, settings: SlackSettings) -> None:
         await adapter.close()  # finishes the work in flight, then closes the Web API session
 
 
-PLATFORM = Platform(name="slack", load=load, serve=serve, doctor=doctor)
+PLATFORM = Platform(name="slack", load=load, serve=serve, doctor=doctor, people=open_people)
