@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, Subcommand, Sweep
-from bot.flows import checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
+from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
     membership.feature,
+    blocks.feature,
     checkin.feature,
     feedback.feature,
     escalation.feature,

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.context import Runtime
 from bot.directory import is_coordinator
-from bot.errors import UserError
 from storage.models import (
     Checkin,
     Enrollment,
@@ -74,21 +72,6 @@ async def went_wrong_before(session: AsyncSession, a: Member, b: Member) -> Pair
             (Pair.member_a_id == b.id) & (Pair.member_b_id == a.id)),
     )
     return (await session.exec(stmt.order_by(col(Pair.ended_at).desc(), col(Pair.id).desc()))).first()
-
-
-async def check_never_again(session: AsyncSession, rt: Runtime, a: Member, b: Member,
-                            force: str | None) -> Pair | None:
-    """Refuse to pair two people whose earlier pair went wrong unless `force` gives a reason; hands
-    back that earlier pair when the coordinator forced it (for the audit log), else None."""
-    earlier = await went_wrong_before(session, a, b)
-    if earlier is None:
-        return None
-    if force is None or not force.strip():
-        raise UserError(
-            "error.never_again", a=a.display_name, b=b.display_name, id=earlier.id,
-            cause=rt.t(f"endcause.{earlier.end_cause}"), ended=earlier.ended_at.strftime("%Y-%m-%d") if earlier.ended_at else "?",
-        )
-    return earlier
 
 
 # --- paused people -----------------------------------------------------------------------------

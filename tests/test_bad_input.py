@@ -64,6 +64,7 @@ REMATCH = PAIRED + "@alice /mentor rematch not a good fit\n"
 PAUSED = PAIRED + "@bob /mentor pause\n"
 ENDED = PAIRED + "@carol /mentor unpair 1 schedules never matched\n"
 # carol also creates Autumn and hands it to erin, who is its only coordinator (and not an admin).
+BLOCKED = SETUP + "@alice /mentor block @bob\n"  # alice's private list holds bob
 AUTUMN = SETUP + """
 @carol /mentor program create Autumn
 @erin /mentor help
@@ -126,6 +127,7 @@ NON_COORDINATOR_ARGS = {
     "nudge": ("all", ("/mentor nudge " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "report": ("", ("/mentor report " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "match": ("", ("/mentor match " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
+    "capacity": ("@bob 2", ("/mentor capacity " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
 }
 
 CASES = [
@@ -217,7 +219,7 @@ CASES = [
          '/mentor pair @bob @alice --force "reason"', id="pair-never-again"),
     case(ENDED, '@carol /mentor pair @bob @alice --force ""', "--force needs a reason", id="pair-force-no-reason"),
     case(PAIRED + "@erin /mentor join mentee\n", "@carol /mentor pair @bob @erin",
-         "bob already has 1 pair(s), their limit", "/mentor profile --capacity N", id="pair-over-capacity"),
+         "bob already has 1 pair(s), their limit", "/mentor capacity @bob N", id="pair-over-capacity"),
     # --- options ----------------------------------------------------------------------------
     case(SETUP, "@bob /mentor profile --tz Mars/Olympus", '"Mars/Olympus" is not a time zone', "Europe/Berlin",
          id="bad-tz"),
@@ -402,6 +404,64 @@ CASES = [
     case(OWN_ESCALATED, Submit("bob", RESOLVE_FORM, "1", {"note": "done"}), "about your own pair",
          id="resolve-form-own-pair"),
     case(SETUP, Submit("bob", "no.such.form", "1", {}), "out of date", id="unknown-form"),
+    # --- profiles: tags, and someone else's profile ------------------------------------------
+    case(SETUP, "@bob /mentor profile --topics " + ",".join(f"t{i}" for i in range(21)), "Give up to 20 topics",
+         "each at most 40 characters", "--topics python,career", id="profile-too-many-topics"),
+    case(SETUP, "@bob /mentor profile --languages en," + "x" * 41, "Give up to 20 languages", "--languages en,de",
+         id="profile-language-too-long"),
+    case(SETUP, "@bob /mentor profile --interests " + ",".join("abcdefghijklmnopqrstu"), "Give up to 20 interests",
+         id="profile-too-many-interests"),
+    case(SETUP, "@alice /mentor profile @bob", "You can see only your own profile", "/mentor profile",
+         id="profile-member-sees-another"),
+    case(SETUP, "@carol /mentor profile @bob --tz Europe/Paris", "You can look at bob's profile but not change it",
+         "/mentor capacity @bob N", id="profile-coordinator-changes-another"),
+    case(SETUP, "@carol /mentor profile @bob --capacity 3", "not change it", id="profile-coordinator-capacity"),
+    case(AUTUMN, "@erin /mentor profile @bob", "bob is not in a program you coordinate", id="profile-other-program"),
+    case(SETUP, "@carol /mentor profile @zed", "I don't know zed yet", id="profile-unknown-person"),
+    case(SETUP, "@carol /mentor profile @bob @alice", "Name one person: /mentor profile @person", id="profile-two-people"),
+    # --- the private block list --------------------------------------------------------------
+    case(SETUP, "@alice /mentor block", "Name one person: /mentor block @person", id="block-nobody"),
+    case(SETUP, "@alice /mentor block @bob @carol", "Name one person: /mentor block @person", id="block-two"),
+    case(SETUP, "@alice /mentor block bob", '"bob" is not a person', id="block-not-a-mention"),
+    case(SETUP, "@alice /mentor block @alice", "You can't block yourself", id="block-self"),
+    case(SETUP, "@alice /mentor block @zed", "I don't know zed", "nobody can pair you with them",
+         id="block-unknown-person"),
+    case(BLOCKED, "@alice /mentor block @bob", "bob is already on your list", outcome=ANSWERED, id="block-twice"),
+    case(BLOCKED, "@alice /mentor blocks add @bob", "bob is already on your list", outcome=ANSWERED,
+         id="blocks-add-twice"),
+    case(SETUP, "@alice /mentor unblock", "Name one person: /mentor unblock @person", id="unblock-nobody"),
+    case(SETUP, "@alice /mentor unblock @bob", "bob is not on your list", outcome=ANSWERED, id="unblock-not-blocked"),
+    case(SETUP, "@alice /mentor unblock @alice", "You can't block yourself", id="unblock-self"),
+    case(SETUP, "@alice /mentor blocks everyone", "/mentor blocks takes no extra words", id="blocks-words"),
+    # --- capacity ----------------------------------------------------------------------------
+    case(SETUP, "@carol /mentor capacity", "Usage: /mentor capacity @mentor N, with N from 1 to 10",
+         id="capacity-no-args"),
+    case(SETUP, "@carol /mentor capacity @bob", "Usage: /mentor capacity @mentor N", id="capacity-no-number"),
+    case(SETUP, "@carol /mentor capacity @bob 11", 'Capacity must be a number from 1 to 10, not "11"',
+         id="capacity-too-high"),
+    case(SETUP, "@carol /mentor capacity @bob many", 'not "many"', id="capacity-word"),
+    case(SETUP, "@carol /mentor capacity @alice 2", "alice is not a mentor in Spring", id="capacity-of-a-mentee"),
+    case(SETUP, "@carol /mentor capacity @zed 2", "I don't know zed yet", id="capacity-unknown-person"),
+    case(SETUP, "@carol /mentor capacity @bob 1", "bob already takes up to 1 mentee(s)", outcome=ANSWERED,
+         id="capacity-unchanged"),
+    # --- hard rules in /mentor pair, and the program's matching settings ---------------------
+    case(BLOCKED, "@carol /mentor pair @bob @alice", "a member's private preference excludes this pair",
+         '/mentor pair @bob @alice --force "reason"', id="pair-blocked"),
+    case(SETUP + "@carol /mentor program set --max-tz-gap 3\n", "@carol /mentor pair @bob @alice",
+         "bob and alice are 6 hours apart, more than this program allows (3)", "--force", id="pair-tz-gap"),
+    case(SETUP + "@carol /mentor program set --language-required yes\n@bob /mentor profile --languages de\n",
+         "@carol /mentor pair @bob @alice", "bob (de) and alice (-) share no language", id="pair-no-language"),
+    case(SETUP, "@carol /mentor program set --weights topics", '"topics" is not a list of weights',
+         "--weights topics=3,interests=1,tz=2,languages=1", id="program-set-bad-weights"),
+    case(SETUP, "@carol /mentor program set --weights colour=3", '"colour=3" is not a list of weights',
+         id="program-set-unknown-weight"),
+    case(SETUP, "@carol /mentor program set --weights topics=101", "from 0 to 100", id="program-set-weight-too-big"),
+    case(SETUP, "@carol /mentor program set --max-tz-gap 13", '"13" is not a time-zone gap', "or off",
+         id="program-set-tz-gap-too-big"),
+    case(SETUP, "@carol /mentor program set --max-tz-gap never", '"never" is not a time-zone gap',
+         id="program-set-tz-gap-word"),
+    case(SETUP, "@carol /mentor program set --language-required maybe", '"maybe" is not yes or no',
+         id="program-set-bad-language-required"),
 ]
 
 

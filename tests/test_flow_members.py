@@ -72,7 +72,7 @@ async def test_profile_shows_and_updates_and_checks_its_input(run: Script, bot: 
         @alice /mentor profile --capacity 2
         @bob /mentor profile --capacity 3 --goals "Share what I know"
     """)
-    assert "(only alice sees) Your profile, alice:\n    Time zone: America/New_York\n    Interests: python, career" in out
+    assert "(only alice sees) Your profile, alice:\n    Time zone: America/New_York\n    Topics: -\n    Interests: python, career" in out
     assert '(only alice sees) "Mars/Base" is not a time zone I know.' in out
     assert "(only alice sees) Capacity is for mentors. Join as a mentor first: /mentor join mentor." in out
     assert "(only bob sees) Profile saved, bob:" in out and "Mentees at once: 3" in out

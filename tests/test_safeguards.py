@@ -40,7 +40,7 @@ async def test_force_with_a_reason_pairs_them_and_is_audited(run: Script, bot: M
             "  Paired despite their earlier pair #1; your --force reason is in the audit log.") in out
     assert [p.status for p in await rows(bot, Pair)] == [PairStatus.ENDED, PairStatus.ACTIVE]
     forced = [a.detail for a in await rows(bot, AuditLog) if a.action == "pair.force"]
-    assert forced == ["#2 bob & alice after #1 (unpair): both asked to try again"]
+    assert forced == ["#2 bob & alice overriding never_again after #1 (unpair): both asked to try again"]
 
 
 async def test_force_reason_may_be_unquoted_but_not_empty(run: Script, bot: MentorBot) -> None:
@@ -51,7 +51,7 @@ async def test_force_reason_may_be_unquoted_but_not_empty(run: Script, bot: Ment
     """)
     assert '(only carol sees) --force needs a reason, e.g. --force "both asked to try again".' in out
     forced = [a.detail for a in await rows(bot, AuditLog) if a.action == "pair.force"]
-    assert forced == ["#2 bob & alice after #1 (unpair): they both asked"]
+    assert forced == ["#2 bob & alice overriding never_again after #1 (unpair): they both asked"]
 
 
 async def test_the_gravest_cause_on_record_is_the_one_remembered(run: Script, bot: MentorBot) -> None:

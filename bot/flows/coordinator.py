@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
-from bot import audit, safeguards
+from bot import audit, matching, pair_rules, safeguards, tags
 from bot.access import coordinator_program
 from bot.args import Args, as_int_in
 from bot.context import Ctx
@@ -16,7 +16,7 @@ from bot.feature import PROGRAM, Access, Arg, Feature, Kind
 from bot.flows import checkin as checkin_flow
 from bot.flows.escalation import acknowledge, resolve
 from bot.flows.intro import start_pair
-from bot.flows.membership import end_pair
+from bot.flows.membership import MAX_CAPACITY, end_pair
 from bot.flows.report import at_risk_pairs, pair_line
 from bot.messages import Message, Response
 from bot.pairs import LIVE, members_of, pair_in_program
@@ -107,18 +107,62 @@ def _schedule_params(ctx: Ctx, program: Program) -> dict[str, object]:
     }
 
 
-@feature.command("program", "set", access=Access.COORDINATOR, options=(PROGRAM, *SCHEDULE))
+# What `program set` adds to the schedule: the program's matching weights and optional hard rules.
+MATCHING = (
+    Arg("weights", Kind.TEXT),
+    Arg("max-tz-gap", Kind.CHOICE, choices=("off", *(str(h) for h in range(pair_rules.MAX_TZ_GAP + 1)))),
+    Arg("language-required", Kind.CHOICE, choices=("yes", "no")),
+)
+
+
+def _matching_options(args: Args, program: Program) -> None:
+    """Apply --weights/--max-tz-gap/--language-required to a program, checking each."""
+    opts = args.options
+    if "weights" in opts:
+        weights = pair_rules.parse_weights(opts["weights"])
+        if weights is None:
+            raise UserError("matchsettings.bad_weights", value=opts["weights"], max=pair_rules.MAX_WEIGHT,
+                            names=", ".join(pair_rules.WEIGHT_NAMES))
+        # The weights named change; the others keep what they were.
+        merged = (pair_rules.parse_weights(program.match_weights) or {}) | weights
+        program.match_weights = ",".join(f"{n}={merged[n]:g}" for n in pair_rules.WEIGHT_NAMES if n in merged)
+    if "max-tz-gap" in opts:
+        value = opts["max-tz-gap"].strip().lower()
+        gap = as_int_in(value, 0, pair_rules.MAX_TZ_GAP)
+        if value != "off" and gap is None:
+            raise UserError("matchsettings.bad_tz_gap", value=opts["max-tz-gap"], max=pair_rules.MAX_TZ_GAP)
+        program.max_tz_gap = gap
+    if "language-required" in opts:
+        value = opts["language-required"].strip().lower()
+        if value not in ("yes", "no"):
+            raise UserError("matchsettings.bad_language_required", value=opts["language-required"])
+        program.require_language = value == "yes"
+
+
+def _matching_params(ctx: Ctx, program: Program) -> dict[str, object]:
+    return {
+        "weights": pair_rules.shown_weights(program),
+        "gap": ctx.t("matchsettings.gap_off") if program.max_tz_gap is None
+        else ctx.t("matchsettings.gap_hours", hours=program.max_tz_gap),
+        "language": ctx.t("matchsettings.language_yes" if program.require_language else "matchsettings.language_no"),
+    }
+
+
+@feature.command("program", "set", access=Access.COORDINATOR, options=(PROGRAM, *SCHEDULE, *MATCHING))
 async def program_set(ctx: Ctx, args: Args) -> Response:
-    """`/mentor program set [--cadence] [--day] [--time] [--tz] [--threshold]`."""
+    """`/mentor program set [--cadence] [--day] [--time] [--tz] [--threshold] [--weights] [--max-tz-gap]
+    [--language-required]`."""
     program = await coordinator_program(ctx, args, "program set")
     if not set(args.options) - {"program"}:
         raise UserError("error.program_set_nothing")
     before = Program.model_validate(program.model_dump())
     _schedule_options(ctx, args, program)
+    _matching_options(args, program)
     if any(getattr(before, f) != getattr(program, f) for f in ("cadence", "weekday", "local_time", "tz")):
         await checkin_flow.reschedule(ctx, before, program)
     await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
-    return ctx.reply("program.updated", **_schedule_params(ctx, program))
+    return Response([Message("\n".join([ctx.t("program.updated", **_schedule_params(ctx, program)),
+                                        ctx.t("matchsettings.shown", **_matching_params(ctx, program))]))])
 
 
 @feature.command("program", "list")
@@ -191,12 +235,23 @@ async def _enrollment(ctx: Ctx, program: Program, member: Member) -> Enrollment 
     ).first()
 
 
-async def _live_pair_count(ctx: Ctx, program: Program, member: Member) -> int:
-    stmt = select(func.count()).select_from(Pair).where(
-        Pair.program_id == program.id, col(Pair.status).in_(LIVE),
-        (Pair.member_a_id == member.id) | (Pair.member_b_id == member.id),
-    )
-    return int((await ctx.session.exec(stmt)).one())
+async def _overridden(ctx: Ctx, refusal: pair_rules.Refusal) -> str:
+    """A forced rule as the audit log names it: its code (and, for never-again, the earlier pair and how it ended)."""
+    if refusal.rule == pair_rules.NEVER_AGAIN:
+        earlier = await ctx.session.get(Pair, refusal.error.params["id"])
+        return f"{refusal.rule} after #{refusal.error.params['id']} ({earlier.end_cause if earlier else '?'})"
+    return refusal.rule
+
+
+def _despite(ctx: Ctx, refusal: pair_rules.Refusal) -> str:
+    """A forced rule as the coordinator's reply names it."""
+    if refusal.rule == pair_rules.NEVER_AGAIN:
+        return ctx.t("pairing.despite_never_again", id=refusal.error.params["id"])
+    if refusal.rule == matching.FORBIDDEN:
+        return ctx.t("pairing.despite_blocked")
+    if refusal.rule == matching.TZ_GAP:
+        return ctx.t("pairing.despite_tz_gap")
+    return ctx.t("pairing.despite_language")
 
 
 @feature.command("pair", access=Access.COORDINATOR,
@@ -240,20 +295,22 @@ async def pair(ctx: Ctx, args: Args) -> Response:
     ).first()
     if existing is not None:
         raise UserError("error.already_paired", id=existing.id)
-    if await _live_pair_count(ctx, program, a) >= ea.capacity:
+    if await pair_rules.live_pair_count(ctx.session, program, a) >= ea.capacity:
         raise UserError("error.at_capacity", name=a.display_name, capacity=ea.capacity)
-    if await _live_pair_count(ctx, program, b) >= eb.capacity:
+    if await pair_rules.live_pair_count(ctx.session, program, b) >= eb.capacity:
         raise UserError("error.at_capacity", name=b.display_name, capacity=eb.capacity)
-    earlier = await safeguards.check_never_again(ctx.session, ctx.rt, a, b, force)
+    refused = await pair_rules.refusals(ctx.session, ctx.rt, program, a, b, ctx.now)
+    if refused and force is None:
+        raise refused[0].error  # it says how to override
     paused = safeguards.paused_among(a, b)
     new = await start_pair(ctx, program, a, b, kind, paused=paused)
     await audit.record(ctx, "pair", f"#{new.id} {a.display_name} & {b.display_name}", program.id)
-    if earlier is not None:
-        await audit.record(ctx, "pair.force", f"#{new.id} {a.display_name} & {b.display_name} after #{earlier.id} "
-                           f"({earlier.end_cause}): {force}", program.id)
     lines = [ctx.t("pair.created", id=new.id, a=a.display_name, b=b.display_name)]
-    if earlier is not None:
-        lines.append(ctx.t("pair.forced", id=earlier.id))
+    if refused:
+        # Rule codes only: the entry never says whose block it was (coordinators read the audit log).
+        await audit.record(ctx, "pair.force", f"#{new.id} {a.display_name} & {b.display_name} overriding "
+                           f"{', '.join([await _overridden(ctx, r) for r in refused])}: {force}", program.id)
+        lines.append(ctx.t("pairing.forced", rules=", ".join(_despite(ctx, r) for r in refused)))
     for member in paused:
         until = ctx.rt.when(member.paused_until, ctx.me) if member.paused_until else ctx.t("pair.until_resume")
         lines.append(ctx.t("pair.paused_warning", name=member.display_name, until=until, id=new.id))
@@ -312,9 +369,20 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
     return Response([Message("\n".join([*lines, *left_out]))])
 
 
+def _profile_tags(ctx: Ctx, member: Member) -> str:
+    """One line of what matching reads from a profile (topics, interests, languages), or "" when it is empty."""
+    topics, interests, languages = (", ".join(tags.tags_of(c)) for c in (member.topics, member.interests,
+                                                                         member.languages))
+    parts = [ctx.t("profiles.people_topics", tags=topics) if topics else "",
+             ctx.t("profiles.people_interests", tags=interests) if interests else "",
+             ctx.t("profiles.people_languages", tags=languages) if languages else ""]
+    parts = [p for p in parts if p]
+    return ctx.t("profiles.people_tags", tags="; ".join(parts)) if parts else ""
+
+
 @feature.command("people", access=Access.COORDINATOR, options=(Arg("unmatched", Kind.FLAG), PROGRAM))
 async def people(ctx: Ctx, args: Args) -> Response:
-    """`/mentor people [--unmatched]`: who is enrolled, their role, pairs and capacity."""
+    """`/mentor people [--unmatched]`: who is enrolled, their role, pairs, capacity and profile tags."""
     program = await coordinator_program(ctx, args, "people")
     if args.words:
         raise UserError("error.no_words", command="people")
@@ -325,19 +393,48 @@ async def people(ctx: Ctx, args: Args) -> Response:
                 col(Enrollment.active).is_(True)).order_by(col(Enrollment.role), col(Member.display_name))
         )
     ).all()
-    lines = []
+    lines, listed = [], 0
     for e, m in rows:
-        count = await _live_pair_count(ctx, program, m)
+        count = await pair_rules.live_pair_count(ctx.session, program, m)
         if "unmatched" in args.flags and count >= e.capacity:
             continue
         paused = ctx.t("people.paused") if m.paused else ""
+        listed += 1
         lines.append(ctx.t("people.line", name=m.display_name, role=e.role, pairs=count, capacity=e.capacity,
                            tz=ctx.rt.tz(m), paused=paused))
+        if profile := _profile_tags(ctx, m):
+            lines.append(profile)
     if not lines:
         return ctx.reply("people.none_unmatched" if "unmatched" in args.flags else "people.none", program=program.name)
     head = ctx.t("people.head_unmatched" if "unmatched" in args.flags else "people.head", program=program.name,
-                 count=len(lines))
+                 count=listed)
     return Response([Message("\n".join([head, *lines]))])
+
+
+@feature.command("capacity", access=Access.COORDINATOR,
+                 args=(Arg("mentor", Kind.PERSON, required=True, help="capacity_mentor"),
+                       Arg("capacity", Kind.INT, required=True, low=1, high=MAX_CAPACITY, help="capacity_value")),
+                 options=(PROGRAM,))
+async def capacity(ctx: Ctx, args: Args) -> Response:
+    """`/mentor capacity @mentor N`: how many mentees a mentor takes at once in the program (audited)."""
+    program = await coordinator_program(ctx, args, "capacity")
+    if len(args.words) != 2:
+        raise UserError("capacity.usage", max=MAX_CAPACITY)
+    mentor = await member_from_token(ctx.session, ctx.ws, args.words[0])
+    value = as_int_in(args.words[1], 1, MAX_CAPACITY)
+    if value is None:
+        raise UserError("error.bad_capacity", value=args.words[1], max=MAX_CAPACITY)
+    enrolled = await _enrollment(ctx, program, mentor)
+    if enrolled is None or enrolled.role != Role.MENTOR:
+        raise UserError("capacity.not_mentor", name=mentor.display_name, program=program.name)
+    if enrolled.capacity == value:
+        return ctx.reply("capacity.unchanged", name=mentor.display_name, program=program.name, capacity=value)
+    before, enrolled.capacity = enrolled.capacity, value
+    await audit.record(ctx, "capacity", f"{mentor.display_name}: {before} -> {value}", program.id)
+    lines = [ctx.t("capacity.set", name=mentor.display_name, program=program.name, capacity=value, before=before)]
+    if (live := await pair_rules.live_pair_count(ctx.session, program, mentor)) > value:
+        lines.append(ctx.t("capacity.over", name=mentor.display_name, pairs=live, capacity=value))
+    return Response([Message("\n".join(lines))])
 
 
 @feature.command("escalations", access=Access.COORDINATOR,

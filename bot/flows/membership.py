@@ -7,11 +7,11 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import safeguards
+from bot import safeguards, tags
 from bot.access import member_program
 from bot.args import Args, as_int_in
 from bot.context import Ctx, Runtime
-from bot.directory import interests_of, programs_of
+from bot.directory import coordinated_programs, member_from_token, parse_mention, programs_of
 from bot.errors import UserError
 from bot.feature import PROGRAM, Arg, Feature, Kind
 from bot.flows.escalation import raise_escalation
@@ -35,7 +35,6 @@ from storage.models import (
 )
 
 JOIN_ROLES = (Role.MENTOR, Role.MENTEE, Role.PEER)
-MAX_INTERESTS = 20
 MAX_CAPACITY = 10
 MAX_PAUSE = timedelta(days=366)
 feature = Feature("membership")
@@ -79,25 +78,89 @@ async def join(ctx: Ctx, args: Args) -> Response:
     return ctx.reply("join.done", program=program.name, role=role, hint=hint)
 
 
-def _interests(text: str) -> str:
-    items = [i.strip().lower() for i in text.split(",")]
-    items = [i for i in dict.fromkeys(items) if i]
-    if len(items) > MAX_INTERESTS or any(len(i) > 40 for i in items):
-        raise UserError("error.bad_interests", max=MAX_INTERESTS)
-    return ",".join(items)
+# The tag options of /mentor profile, each with the example its error message shows.
+TAG_OPTIONS = {"topics": "python,career", "interests": "music,hiking", "languages": "en,de"}
 
 
-@feature.command("profile", options=(Arg("tz", Kind.TZ), Arg("interests", Kind.TEXT), Arg("goals", Kind.TEXT),
-                                       Arg("capacity", Kind.INT, low=1, high=MAX_CAPACITY)))
+def _tags(option: str, text: str) -> str:
+    """A tag option's value as the profile stores it, or a clear refusal when there are too many or one is too long."""
+    parsed = tags.parse_tags(text)
+    if parsed is None:
+        raise UserError("profiles.bad_tags", option=option, max=tags.MAX_TAGS, chars=tags.MAX_TAG_CHARS,
+                        example=TAG_OPTIONS[option])
+    return tags.stored(parsed)
+
+
+async def _mentor_capacity(s: AsyncSession, member: Member) -> int | None:
+    return (
+        await s.exec(
+            select(Enrollment.capacity).where(Enrollment.member_id == member.id, Enrollment.role == Role.MENTOR,
+                                              col(Enrollment.active).is_(True))
+        )
+    ).first()
+
+
+async def profile_fields(ctx: Ctx, member: Member) -> tuple[tuple[str, str], ...]:
+    """A profile as its reply shows it: time zone, the tags (normalized), goals and mentor capacity."""
+    def shown(column: str) -> str:
+        return ", ".join(tags.tags_of(column)) or "-"
+
+    capacity = await _mentor_capacity(ctx.session, member)
+    return (
+        (ctx.t("profile.field_tz"), ctx.rt.tz(member)),
+        (ctx.t("profiles.field_topics"), shown(member.topics)),
+        (ctx.t("profile.field_interests"), shown(member.interests)),
+        (ctx.t("profiles.field_languages"), shown(member.languages)),
+        (ctx.t("profile.field_goals"), member.goals or "-"),
+        (ctx.t("profile.field_capacity"), str(capacity) if capacity is not None else "-"),
+    )
+
+
+async def _may_see_profile(ctx: Ctx, person: Member) -> bool:
+    """A coordinator sees the profile of anyone enrolled in a program they coordinate; an admin, anyone's."""
+    if ctx.me.is_admin:
+        return True
+    mine = select(Enrollment.program_id).where(Enrollment.member_id == ctx.me.id, Enrollment.role == Role.COORDINATOR,
+                                               col(Enrollment.active).is_(True))
+    theirs = select(Enrollment.id).where(Enrollment.member_id == person.id, Enrollment.role != Role.COORDINATOR,
+                                         col(Enrollment.active).is_(True), col(Enrollment.program_id).in_(mine))
+    return (await ctx.session.exec(theirs.limit(1))).first() is not None
+
+
+async def _someone_elses_profile(ctx: Ctx, args: Args, person: Member) -> Response:
+    """`/mentor profile @person`: a coordinator reads (never changes) the profile of someone in their program."""
+    if args.options:  # capacity, the one thing a coordinator sets for someone, is /mentor capacity
+        raise UserError("profiles.no_change_others", name=person.display_name)
+    if not await _may_see_profile(ctx, person):
+        if not await coordinated_programs(ctx.session, ctx.me, ctx.ws):
+            raise UserError("profiles.members_see_own")
+        raise UserError("profiles.not_in_your_programs", name=person.display_name)
+    return Response([Message(ctx.t("profiles.show_other", name=person.display_name),
+                             await profile_fields(ctx, person))])
+
+
+@feature.command("profile", args=(Arg("person", Kind.PERSON, help="profile_person"),),
+                 options=(Arg("tz", Kind.TZ), Arg("topics", Kind.TEXT), Arg("interests", Kind.TEXT),
+                          Arg("languages", Kind.TEXT), Arg("goals", Kind.TEXT),
+                          Arg("capacity", Kind.INT, low=1, high=MAX_CAPACITY)))
 async def profile(ctx: Ctx, args: Args) -> Response:
-    """`/mentor profile [--tz ZONE] [--interests a,b] [--goals TEXT] [--capacity N]`; no options shows it."""
-    if args.words:
+    """`/mentor profile [@person] [--tz ZONE] [--topics a,b] [--interests a,b] [--languages en,de] [--goals TEXT]
+    [--capacity N]`; no options shows it. A coordinator names @person to read theirs."""
+    if args.words and parse_mention(args.words[0]) is None:
         raise UserError("error.profile_words", words=" ".join(args.words))
+    if len(args.words) > 1:
+        raise UserError("profiles.one_person")
+    if args.words and (person := await member_from_token(ctx.session, ctx.ws, args.words[0])).id != ctx.me.id:
+        return await _someone_elses_profile(ctx, args, person)
     me, opts = ctx.me, args.options
     if "tz" in opts:
         me.tz = zones.read(opts["tz"])
+    if "topics" in opts:
+        me.topics = _tags("topics", opts["topics"])
     if "interests" in opts:
-        me.interests = _interests(opts["interests"])
+        me.interests = _tags("interests", opts["interests"])
+    if "languages" in opts:
+        me.languages = _tags("languages", opts["languages"])
     if "goals" in opts:
         if len(opts["goals"]) > 500:
             raise UserError("error.goals_too_long")
@@ -117,20 +180,8 @@ async def profile(ctx: Ctx, args: Args) -> Response:
             raise UserError("error.capacity_not_mentor")
         for e in mentoring:
             e.capacity = capacity
-    shown_capacity = (
-        await ctx.session.exec(
-            select(Enrollment.capacity).where(Enrollment.member_id == me.id, Enrollment.role == Role.MENTOR,
-                                              col(Enrollment.active).is_(True))
-        )
-    ).first()
-    fields = (
-        (ctx.t("profile.field_tz"), ctx.rt.tz(me)),
-        (ctx.t("profile.field_interests"), ", ".join(interests_of(me)) or "-"),
-        (ctx.t("profile.field_goals"), me.goals or "-"),
-        (ctx.t("profile.field_capacity"), str(shown_capacity) if shown_capacity is not None else "-"),
-    )
     key = "profile.updated" if opts else "profile.show"
-    return Response([Message(ctx.t(key, name=me.display_name), fields)])
+    return Response([Message(ctx.t(key, name=me.display_name), await profile_fields(ctx, me))])
 
 
 @feature.command("status")

@@ -27,4 +27,4 @@ async def test_pair_refuses_a_pairing_that_went_wrong_unless_forced(slack: Slack
         statuses = (await s.exec(select(Pair.status).order_by(col(Pair.id)))).all()
         audit = (await s.exec(select(AuditLog.detail).where(AuditLog.action == "pair.force"))).one()
     assert list(statuses) == [PairStatus.ENDED, PairStatus.ACTIVE]
-    assert audit == "#2 Bob & Alice after #1 (rematch): they asked to retry"
+    assert audit == "#2 Bob & Alice overriding never_again after #1 (rematch): they asked to retry"
