@@ -19,7 +19,9 @@ import itertools
 import re
 import shlex
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -179,9 +181,13 @@ class ConsolePeople:
 class Console:
     """Reads console lines, turns them into core events, prints what everyone receives."""
 
-    def __init__(self, bot: MentorBot, clock: ManualClock | OffsetClock, out: TextIO | None = None) -> None:
+    def __init__(self, bot: MentorBot, clock: ManualClock | OffsetClock, out: TextIO | None = None,
+                 files_dir: Path | None = None) -> None:
         self.bot = bot
         self.clock = clock
+        # Files the bot hands someone (charts, exports, their data) are written here, one folder a person.
+        self.files_dir = files_dir or Path(tempfile.mkdtemp(prefix="mentorbot-files-"))
+        self.files: list[Path] = []
         self.transcript = Transcript(out)
         self.posted: list[_Posted] = []
         self.replies: dict[str, _Posted] = {}  # each user's latest ephemeral reply with buttons
@@ -219,6 +225,13 @@ class Console:
             self.transcript.write(f"  (only {user} sees) " + render(message, "  ").lstrip())
             if message.buttons:
                 self.replies[user] = _Posted(f"reply:{user}", (user,), None, message)
+        for attachment in response.files:
+            path = self.files_dir / user / attachment.filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(attachment.data)
+            self.files.append(path)
+            self.transcript.write(f"  (file for {user}) {attachment.title or attachment.filename} "
+                                  f"({len(attachment.data):,} bytes): {path}")
         if response.form:
             self.forms[user] = response.form
             fields = ", ".join(f"{f.name}{'' if f.required else ' (optional)'}" for f in response.form.fields)

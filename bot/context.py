@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,9 @@ class Runtime:
     db: Database
     default_tz: str = "UTC"
     lang: str = prompts.DEFAULT_LANGUAGE
+    # Every feature's on_met hooks (bot/feature.py MetHook), handed in by the core so flows need not import
+    # the feature registry (which imports them).
+    after_met: tuple[Callable[..., Awaitable[None]], ...] = ()
 
     def t(self, key: str, /, **params: Any) -> str:
         return prompts.say(key, self.lang, **params)

@@ -38,7 +38,7 @@ class MentorBot:
 
     def __init__(self, db: Database, clock: Clock, *, default_tz: str = "UTC",
                  lang: str = prompts.DEFAULT_LANGUAGE) -> None:
-        self.rt = Runtime(db, default_tz, lang)
+        self.rt = Runtime(db, default_tz, lang, REGISTRY.after_met)
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
@@ -110,7 +110,8 @@ class MentorBot:
             log.exception("work after an event failed")
             more = Response([Message(self.rt.t("error.internal"))])
         self._handled()
-        return Response([*response.messages, *more.messages], response.form or more.form)
+        return Response([*response.messages, *more.messages], response.form or more.form,
+                        [*response.files, *more.files])
 
     async def _handle_once(self, event: Event) -> Response:
         now = self.clock.now()

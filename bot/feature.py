@@ -11,11 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.args import Args
 from bot.context import Ctx, Runtime
 from bot.messages import Response
+
+if TYPE_CHECKING:
+    from storage.models import Checkin, Pair, Program
 
 
 class Kind(StrEnum):
@@ -70,6 +75,8 @@ Handler = Callable[[Ctx, Args], Awaitable[Response]]
 ActionHandler = Callable[[Ctx, str], Awaitable[Response]]  # (ctx, the value on the button)
 FormHandler = Callable[[Ctx, str, dict[str, str]], Awaitable[Response]]  # (ctx, state, values)
 SweepFn = Callable[[Runtime, datetime], Awaitable[object]]
+# (session, runtime, now, program, pair, check-in): what follows a check-in answered "met", in its transaction.
+MetHook = Callable[[AsyncSession, Runtime, datetime, "Program", "Pair", "Checkin"], Awaitable[None]]
 NextFn = Callable[[Runtime, datetime], Awaitable[datetime | None]]
 
 
@@ -125,6 +132,7 @@ class Feature:
     actions: dict[str, ActionHandler] = field(default_factory=dict)
     forms: dict[str, FormHandler] = field(default_factory=dict)
     sweeps: list[Sweep] = field(default_factory=list)
+    after_met: list[MetHook] = field(default_factory=list)
 
     def command(self, *path: str, access: Access = Access.MEMBER, args: tuple[Arg, ...] = (),
                 options: tuple[Arg, ...] = (), grouped: tuple[str, str] | None = None) -> Callable[[Handler], Handler]:
@@ -148,6 +156,12 @@ class Feature:
             self.forms[form_id] = handler
             return handler
         return register
+
+    def on_met(self, hook: MetHook) -> MetHook:
+        """Declare what follows a check-in answered "met" (a rating request, ...), in the answer's transaction;
+        the features' hooks run in the order features are listed."""
+        self.after_met.append(hook)
+        return hook
 
     def sweep(self, name: str, run: SweepFn, next_at: NextFn | None = None) -> None:
         """Declare periodic work; a feature's sweeps run in the order they are declared."""

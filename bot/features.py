@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.feature import ActionHandler, Feature, FormHandler, Subcommand, Sweep
+from bot.feature import ActionHandler, Feature, FormHandler, MetHook, Subcommand, Sweep
 from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
@@ -31,6 +31,7 @@ class Registry:
     actions: dict[str, ActionHandler]
     forms: dict[str, FormHandler]
     sweeps: tuple[Sweep, ...]
+    after_met: tuple[MetHook, ...] = ()
 
     @classmethod
     def of(cls, features: tuple[Feature, ...]) -> Registry:
@@ -46,7 +47,7 @@ class Registry:
         for names in ([s.name for s in subcommands], nested_names, [s.name for s in sweeps], *argument_names):
             if dupes := {n for n in names if names.count(n) > 1}:
                 raise ValueError(f"declared twice: {sorted(dupes)}")
-        return cls(subcommands, actions, forms, sweeps)
+        return cls(subcommands, actions, forms, sweeps, tuple(h for f in features for h in f.after_met))
 
     def nested(self, sub: Subcommand) -> tuple[str, ...]:
         """Its path where a platform nests families of subcommands (see Subcommand.grouped)."""

@@ -53,12 +53,23 @@ class Message:
         )
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file for the person who asked (a chart, an export, their own data). Sent privately with the reply,
+    never queued: the outbox holds no blobs, and whoever wants it again asks again."""
+
+    filename: str
+    data: bytes
+    title: str = ""
+
+
 @dataclass
 class Response:
     """What the actor sees right away: ephemeral messages and maybe a form to fill."""
 
     messages: list[Message] = field(default_factory=list)
     form: Form | None = None
+    files: list[Attachment] = field(default_factory=list)
     # Work to do after this event's transaction commits, off its writer lock (a whole program's match, a
     # proposal approved in batches); it opens its own transactions, and what it answers is added to this.
     then: Callable[[], Awaitable[Response]] | None = None

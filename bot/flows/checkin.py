@@ -16,7 +16,6 @@ from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
-from bot.flows.feedback import rating_requests
 from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
@@ -189,7 +188,8 @@ async def _record_answer(ctx: Ctx, checkin: Checkin, pair: Pair, status: Checkin
         edits_key=nudge_key(pair.id, checkin.period),  # type: ignore[arg-type]
     )
     if status == CheckinStatus.MET:
-        await rating_requests(ctx.session, ctx.rt, ctx.now, program, pair, checkin)
+        for hook in ctx.rt.after_met:  # the rating request, and whatever else features declared
+            await hook(ctx.session, ctx.rt, ctx.now, program, pair, checkin)
     elif status in BAD:
         await escalate_if_not_meeting(ctx.session, ctx.rt, ctx.now, program, pair)
 

@@ -34,6 +34,7 @@ NOTE_FORM = "feedback.note"
 feature = Feature("feedback")
 
 
+@feature.on_met
 async def rating_requests(
     s: AsyncSession, rt: Runtime, now: datetime, program: Program, pair: Pair, checkin: Checkin
 ) -> None:
