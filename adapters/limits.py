@@ -31,3 +31,13 @@ def split_text(text: str, limit: int) -> list[str]:
         else:
             current = f"{current}\n{line}" if current else line
     return [p for p in [*parts, current] if p.strip()]
+
+
+def file_size(size: int) -> str:
+    """A file's size as people read it: 850 bytes, 12.3 KB, 10.5 MB (decimal units, as the platforms state
+    their limits)."""
+    if size < 1000:
+        return f"{size:,} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:,.1f} KB"
+    return f"{size / 1_000_000:,.1f} MB"

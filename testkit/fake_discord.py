@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 API = "/api/v10"
 GUILD_ID = 111111111111111111
@@ -26,11 +26,22 @@ MANAGE_GUILD = 1 << 5
 
 
 @dataclass
+class Upload:
+    """One file of a multipart/form-data request (a `files[n]` part), with its bytes."""
+
+    field: str
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass
 class Call:
     method: str
     path: str  # without the /api/v10 prefix
     query: dict[str, str]
-    body: Any
+    body: Any  # the JSON body; of a multipart request, its payload_json
+    files: list[Upload] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +86,7 @@ class FakeDiscord:
         self.nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) -> message id
         self.identify: dict[str, Any] | None = None
         self.forbidden_threads = False
+        self.attachment_limit = 25 * 1024 * 1024  # bytes a file; larger ones are refused with 413
         self._ids = itertools.count(900000000000000001)
         self._seq = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -204,17 +216,21 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
-        if request.can_read_body:
+        files: list[Upload] = []
+        if request.can_read_body and request.content_type == "multipart/form-data":
+            body, files = await _multipart(request)
+        elif request.can_read_body:
             text = await request.text()
             body = json.loads(text) if text and request.content_type == "application/json" else text
-        self.calls.append(Call(request.method, path, dict(request.query), body))
+        self.calls.append(Call(request.method, path, dict(request.query), body, files))
         try:
             failure = self._failure(request.method, path)
             if failure is not None and failure.hang:
                 await self._stopping.wait()
             if failure is not None and not failure.after:
                 return _error(failure)
-            status, payload = self._route(request.method, path, body, request.headers, dict(request.query))
+            status, payload = self._route(request.method, path, body, request.headers, dict(request.query),
+                                          files)
             if failure is not None:
                 return _error(failure)
             if status == 204:
@@ -231,12 +247,17 @@ class FakeDiscord:
         return None
 
     def _route(self, method: str, path: str, body: Any, headers: Any,
-               query: dict[str, str] | None = None) -> tuple[int, Any]:
+               query: dict[str, str] | None = None, files: list[Upload] | None = None) -> tuple[int, Any]:
         # Interaction callbacks and followups are authorised by the interaction token in the path instead.
         if parts_need_auth(path) and headers.get("Authorization") != "Bot " + TOKEN:
             return 401, {"message": "401: Unauthorized", "code": 0}
         parts = path.strip("/").split("/")
         query = query or {}
+        files = files or []
+        if any(len(f.data) > self.attachment_limit for f in files):
+            return 413, {"code": 40005, "message": "Request entity too large"}
+        if len(files) > 10:
+            return 400, {"code": 50035, "message": "Invalid Form Body (files: at most 10)"}
         match (method, parts):
             case ("GET", ["users", "@me"]):
                 return 200, self._bot()
@@ -274,9 +295,9 @@ class FakeDiscord:
                 self.channels[int(cid)].setdefault("members", []).append(uid)
                 return 204, None
             case ("POST", ["interactions", iid, _, "callback"]):
-                return self._callback(iid, body)
+                return self._callback(iid, body, files)
             case ("POST", ["webhooks", _, _]):
-                return 200, self._message(GENERAL, body, keep=False)
+                return 200, self._message(GENERAL, body, keep=False, files=files)
             case ("PATCH", ["webhooks", _, _, "messages", _]):
                 return 200, self._message(GENERAL, body, keep=False)
         return 404, {"code": 0, "message": f"fake Discord has no {method} {path}"}
@@ -338,21 +359,27 @@ class FakeDiscord:
         self.channels[tid] = thread
         return 201, thread
 
-    def _callback(self, iid: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def _callback(self, iid: str, body: dict[str, Any], files: list[Upload]) -> tuple[int, Any]:
         kind = body["type"]
         resource: dict[str, Any] = {"type": kind}
         if kind in (4, 7):
-            resource["message"] = self._message(GENERAL, body.get("data", {}), keep=False)
+            resource["message"] = self._message(GENERAL, body.get("data", {}), keep=False, files=files)
         return 200, {"interaction": {"id": iid, "type": 2, "response_message_loading": kind == 5,
                                      "response_message_ephemeral": bool(body.get("data", {}).get("flags", 0) & 64)},
                      "resource": resource}
 
-    def _message(self, cid: int, body: dict[str, Any], *, keep: bool = True) -> dict[str, Any]:
+    def _message(self, cid: int, body: dict[str, Any], *, keep: bool = True,
+                 files: list[Upload] | None = None) -> dict[str, Any]:
         """A message as Discord returns it; replies to interactions are read from the calls, not kept."""
         mid = next(self._ids)
+        attachments = [{"id": str(next(self._ids)), "filename": f.filename, "size": len(f.data),
+                        "url": f"{self.url}/attachments/{mid}/{f.filename}",
+                        "proxy_url": f"{self.url}/attachments/{mid}/{f.filename}",
+                        "content_type": f.content_type, "ephemeral": bool(body.get("flags", 0) & 64)}
+                       for f in files or []]
         message = {"id": str(mid), "channel_id": str(cid), "author": self._bot(), "content": body.get("content") or "",
                    "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False, "mention_everyone": False,
-                   "mentions": [], "mention_roles": [], "attachments": [], "embeds": body.get("embeds") or [],
+                   "mentions": [], "mention_roles": [], "attachments": attachments, "embeds": body.get("embeds") or [],
                    "pinned": False, "type": 0, "components": body.get("components") or [],
                    "flags": body.get("flags", 0), "nonce": body.get("nonce")}
         if keep:
@@ -361,6 +388,22 @@ class FakeDiscord:
 
 
 TOKEN = "MTA.fake.token"
+
+
+async def _multipart(request: web.Request) -> tuple[Any, list[Upload]]:
+    """A multipart/form-data body as Discord reads it: the JSON of `payload_json`, and every file part."""
+    body: Any = None
+    files: list[Upload] = []
+    async for part in await request.multipart():
+        if not isinstance(part, BodyPartReader):
+            continue
+        data = await part.read()
+        if part.name == "payload_json":
+            body = json.loads(data)
+        elif part.filename is not None:
+            files.append(Upload(part.name or "", part.filename, bytes(data),
+                                part.headers.get("Content-Type", "application/octet-stream")))
+    return body, files
 
 
 def parts_need_auth(path: str) -> bool:

@@ -53,6 +53,20 @@ class Posted:
 
 
 @dataclass
+class SharedFile:
+    """A file uploaded through files.getUploadURLExternal and the upload URL; `channels` is where
+    files.completeUploadExternal shared it (empty: uploaded, never shared)."""
+
+    id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    title: str = ""
+    channels: list[str] = field(default_factory=list)
+    comment: str = ""
+
+
+@dataclass
 class FakeSlack:
     team: str = "T1"
     bot_user: str = "UBOT"
@@ -66,6 +80,8 @@ class FakeSlack:
     burst: int = 5
     rejected: int = 0
     views: list[dict[str, Any]] = field(default_factory=list)  # modals opened, as Slack holds them
+    files: dict[str, SharedFile] = field(default_factory=dict)  # file id -> what was uploaded and shared
+    upload_failures: list[int] = field(default_factory=list)  # HTTP statuses the next upload POSTs answer
     socket_acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _due: dict[str, float] = field(default_factory=dict)
@@ -99,6 +115,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{hook}", self._hook)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -128,6 +145,15 @@ class FakeSlack:
 
     def in_channel(self, channel: str) -> list[Posted]:
         return [m for m in self.messages.values() if m.channel == channel]
+
+    @staticmethod
+    def dm_of(user: str) -> str:
+        """The id of `user`'s DM with the app (what conversations.open users=<user> answers)."""
+        return "D" + user.removeprefix("U")
+
+    def shared_in(self, channel: str) -> list[SharedFile]:
+        """Files shared into `channel`, in upload order."""
+        return [f for f in self.files.values() if channel in f.channels]
 
     # --- the Web API ---------------------------------------------------------------------------
 
@@ -209,6 +235,8 @@ class FakeSlack:
         members = sorted(str(params.get("users", "")).split(","))
         if any(m not in self.users for m in members):
             return {"error": "user_not_found"}
+        if len(members) == 1:  # one person: their DM with the app, the conversation a post to their id lands in
+            return {"channel": {"id": self.dm_of(members[0])}}
         return {"channel": {"id": "G" + "".join(m.removeprefix("U") for m in members)}}
 
     def _chat_postMessage(self, params: Params) -> Params:
@@ -244,6 +272,54 @@ class FakeSlack:
 
     def _views_publish(self, params: Params) -> Params:
         return {"view": params.get("view") or {}}
+
+    def _files_getUploadURLExternal(self, params: Params) -> Params:
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not params.get("filename") or length <= 0:
+            return {"error": "missing_argument"}  # as Slack answers a length of 0
+        file_id = f"F{next(self._ts):08d}"
+        self.files[file_id] = SharedFile(file_id, str(params["filename"]), length)
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL: the bytes, raw (as slack-sdk sends them) or as a multipart `file` part."""
+        file_id = request.match_info["file_id"]
+        self.calls.append(Call(f"upload:{file_id}", {}))
+        if self.upload_failures:
+            return web.Response(status=self.upload_failures.pop(0), text="upload failed")
+        pending = self.files.get(file_id)
+        if pending is None or pending.data is not None:
+            return web.Response(status=404, text="unknown upload")
+        if request.content_type == "multipart/form-data":
+            data = b""
+            async for part in await request.multipart():
+                data = await part.read()  # type: ignore[union-attr]
+        else:
+            data = await request.read()
+        pending.data = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _files_completeUploadExternal(self, params: Params) -> Params:
+        try:
+            wanted = json.loads(str(params.get("files") or "[]"))
+        except ValueError:
+            return {"error": "invalid_arguments"}
+        uploaded = [self.files.get(str(w.get("id"))) for w in wanted]
+        if not wanted or any(f is None or f.data is None for f in uploaded):
+            return {"error": "file_not_found"}
+        # Slack checks the declared length against what arrived.
+        if any(f.length != len(f.data or b"") for f in uploaded if f is not None):
+            return {"error": "file_upload_size_mismatch"}
+        channels = [c for c in [params.get("channel_id"), *str(params.get("channels") or "").split(",")] if c]
+        for f, w in zip(uploaded, wanted, strict=True):
+            assert f is not None
+            f.title, f.channels, f.comment = str(w.get("title") or f.filename), channels, str(
+                params.get("initial_comment") or "")
+        return {"files": [{"id": f.id, "name": f.filename, "title": f.title, "size": f.length}
+                          for f in uploaded if f is not None]}
 
     def _apps_connections_open(self, params: Params) -> Params:
         return {"url": self.url.replace("http://", "ws://") + "/link/?ticket=t1"}

@@ -34,6 +34,7 @@ from adapters.slack.blocks import (
     reply_payload,
 )
 from adapters.slack.client import CALL_FAILURES, make_client, make_session
+from adapters.slack.files import MAX_FILE_BYTES, upload_to_dm
 from adapters.slack.messenger import PLATFORM, SlackMessenger, profile_from_user
 from adapters.slack.pacing import Pacer
 from adapters.slack.settings import SlackSettings
@@ -73,6 +74,7 @@ class SlackAdapter:
     def __init__(self, bot: MentorBot, settings: SlackSettings, *, pacer: Pacer | None = None) -> None:
         self.bot = bot
         self.ack_budget = ACK_BUDGET
+        self.max_file_bytes = MAX_FILE_BYTES  # per file; tests lower it
         self.pacer = pacer or Pacer()
         self.session: ClientSession = make_session()
         self.client = make_client(settings.slack_bot_token, settings.slack_api_url, self.pacer, self.session)
@@ -192,7 +194,17 @@ class SlackAdapter:
     async def _answer(self, response: Response, trigger_id: str | None, reply_to: dict[str, str], user: str) -> None:
         if response.form is not None:
             await self._open_form(trigger_id, response.form, reply_to, user)
-        await self._tell(reply_to, user, response.messages)
+        await self._tell(reply_to, user, response.messages + await self._files(user, response))
+
+    async def _files(self, user: str, response: Response) -> list[Message]:
+        """Upload the response's files to the person's DM; the line saying where they went (or why not)."""
+        if not response.files:
+            return []
+        return [await upload_to_dm(self.client, self.pacer, user, response.files, self.max_file_bytes)]
+
+    async def _send_files(self, reply_to: dict[str, str], user: str, response: Response) -> None:
+        # After the ack: uploading takes several calls, more than a slash command's 3 s may allow.
+        await self._tell(reply_to, user, await self._files(user, response))
 
     def _trusted_hook(self, url: str) -> bool:
         """Whether `url` is one of Slack's response URLs (https on hooks.slack.com), or on the configured
@@ -222,6 +234,8 @@ class SlackAdapter:
             self._spawn(self._late_reply(work, reply_to, user))
             return
         await ack(reply_payload(response.messages) if response.messages else "")
+        if response.files:
+            self._spawn(self._send_files(reply_to, user, response))
         if response.form is not None:
             self._spawn(self._open_form(body.get("trigger_id"), response.form, reply_to, user))
 
@@ -235,7 +249,7 @@ class SlackAdapter:
     async def _late_reply(self, work: asyncio.Task[Response], reply_to: dict[str, str], user: str) -> None:
         # The trigger has expired by now: a form would not open, so only messages are sent.
         response = await work
-        await self._tell(reply_to, user, response.messages)
+        await self._tell(reply_to, user, response.messages + await self._files(user, response))
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

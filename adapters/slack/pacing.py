@@ -17,6 +17,8 @@ PER_MINUTE: dict[str, int] = {
     "chat.update": TIER_3,
     "conversations.open": TIER_3,
     "views.publish": TIER_4,
+    "files.getUploadURLExternal": TIER_4,  # a file for the person who asked (adapters/slack/files.py)
+    "files.completeUploadExternal": TIER_4,
 }
 PER_CONVERSATION_SECONDS = 1.0
 # Tier limits are averages with bursts allowed: the first calls of a quiet minute go out at once. Slack

@@ -29,5 +29,5 @@ async def test_every_subscribed_event_has_a_listener(slack: Slack) -> None:
 
 def test_scopes() -> None:
     scopes = re.findall(r"^      - ([\w:.]+)", MANIFEST.split("bot:\n", 1)[1].split("settings:", 1)[0], re.MULTILINE)
-    assert scopes == ["commands", "chat:write", "chat:write.public", "im:write", "mpim:write", "users:read",
-                      "users:read.email"]
+    assert scopes == ["commands", "chat:write", "chat:write.public", "files:write", "im:write", "mpim:write",
+                      "users:read", "users:read.email"]
