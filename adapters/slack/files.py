@@ -21,9 +21,6 @@ from bot.messages import Attachment, Message
 
 log = logging.getLogger(__name__)
 MAX_FILE_BYTES = MAX_V2_FILE_SIZE  # Slack's own limit for one file (1 GiB), as slack-sdk enforces it
-# Slack's answers that mean the app, not this file, is the problem: the person should ask an admin.
-NEEDS_ADMIN = frozenset({"missing_scope", "not_allowed_token_type", "invalid_auth", "token_revoked",
-                         "account_inactive", "no_permission", "restricted_action"})
 # The workspace's own file policy refused it.
 POLICY = frozenset({"file_uploads_disabled", "file_uploads_except_images_disabled", "file_type_not_allowed",
                     "file_upload_size_restricted"})
@@ -39,8 +36,8 @@ def refusal(exc: Exception) -> str:
         status, code = error_code(exc)
         if status == 429 or code == "ratelimited":
             return prompts.say("slack.files.busy")
-        if code in NEEDS_ADMIN:
-            return prompts.say("slack.files.needs_admin", code=code)
+        if code == "missing_scope":  # installed before files:write was in the manifest: an admin reinstalls
+            return prompts.say("slack.files.needs_scope")
         if code in POLICY:
             return prompts.say("slack.files.policy", code=code)
         return prompts.say("slack.files.failed", code=code)
