@@ -22,7 +22,7 @@ from bot.directory import coordinated_programs, ensure_member, ensure_workspace,
 from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
 from bot.features import REGISTRY
-from bot.flows import escalation, membership
+from bot.flows import escalation, membership, mydata
 from bot.home import home_messages
 from bot.messages import Message, Response
 from bot.messenger import Messenger
@@ -144,7 +144,7 @@ class MentorBot:
                 raise UserError("error.stale_button")
             return await form(ctx, event.state, event.values)
         if isinstance(event, MemberLeft):
-            return await membership.left_workspace(ctx)
+            return await (mydata.account_deleted if event.deleted else membership.left_workspace)(ctx)
         raise TypeError(f"unknown event {event!r}")
 
     # --- the clock and the outbox ----------------------------------------------------------

@@ -75,10 +75,12 @@ class FormSubmission:
 
 @dataclass(frozen=True)
 class MemberLeft:
-    """The platform says this person left the workspace or was deactivated."""
+    """The platform says this person left the workspace, or (`deleted`) that their account is gone: then
+    mentorbot forgets them as `/mentor forget-me` does (bot/flows/mydata.py)."""
 
     actor: Actor
     event_id: str | None = None
+    deleted: bool = False
 
 
 Event = CommandEvent | Invocation | ActionEvent | FormSubmission | MemberLeft

@@ -169,6 +169,8 @@ class Program(SQLModel, table=True):
     match_weights: str = Field(default="", max_length=200)
     max_tz_gap: int | None = None  # hours
     require_language: bool = False
+    # Days free-text notes and reports are kept (bot/flows/mydata.py retention sweep); None keeps them.
+    keep_notes_days: int | None = None
     archived: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -98,7 +98,9 @@ class MentorClient(discord.Client):
             FormSubmission(actor, match["form"], match["state"], values, event_id=str(interaction.id))))
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
-        """Someone left the server (only with the Server Members intent): their pairs end, coordinators hear."""
+        """Someone left the server (only with the Server Members intent): their pairs end, coordinators hear.
+        Leaving a server is not deleting an account (they may come back, and Discord tells bots nothing of
+        deletions), so their data stays until they or a coordinator ask: /mentor forget-me, /mentor forget."""
         user = payload.user
         actor = Actor(PLATFORM, str(payload.guild_id), str(user.id), display_name=user.display_name)
         await self.bot.handle(MemberLeft(actor))

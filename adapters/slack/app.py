@@ -319,8 +319,11 @@ class SlackAdapter:
         profile = profile_from_user(user)
         self.messenger.remember(team, profile.user_id, None if user.get("deleted") else profile)
         if user.get("deleted"):
+            # Slack marks an account deactivated or deleted so; either way the person is gone from the
+            # workspace for good, so mentorbot forgets them (bot/flows/mydata.py), as forget-me would.
             actor = Actor(PLATFORM, team, profile.user_id, profile.display_name, profile.tz)
-            self._spawn(self.bot.handle(MemberLeft(actor, str(body.get("event_id") or "") or None)))
+            event_id = str(body.get("event_id") or "") or None
+            self._spawn(self.bot.handle(MemberLeft(actor, event_id, deleted=True)))
 
     async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

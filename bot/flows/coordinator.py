@@ -14,6 +14,7 @@ from bot.directory import member_from_token, parse_channel, programs_of
 from bot.errors import UserError
 from bot.feature import PROGRAM, Access, Arg, Feature, Kind
 from bot.flows import checkin as checkin_flow
+from bot.flows import mydata
 from bot.flows.escalation import acknowledge, resolve
 from bot.flows.intro import start_pair
 from bot.flows.membership import MAX_CAPACITY, end_pair
@@ -148,7 +149,8 @@ def _matching_params(ctx: Ctx, program: Program) -> dict[str, object]:
     }
 
 
-@feature.command("program", "set", access=Access.COORDINATOR, options=(PROGRAM, *SCHEDULE, *MATCHING))
+@feature.command("program", "set", access=Access.COORDINATOR,
+                 options=(PROGRAM, *SCHEDULE, *MATCHING, *mydata.RETENTION))
 async def program_set(ctx: Ctx, args: Args) -> Response:
     """`/mentor program set [--cadence] [--day] [--time] [--tz] [--threshold] [--weights] [--max-tz-gap]
     [--language-required]`."""
@@ -158,11 +160,15 @@ async def program_set(ctx: Ctx, args: Args) -> Response:
     before = Program.model_validate(program.model_dump())
     _schedule_options(ctx, args, program)
     _matching_options(args, program)
+    mydata.retention_option(args, program)
     if any(getattr(before, f) != getattr(program, f) for f in ("cadence", "weekday", "local_time", "tz")):
         await checkin_flow.reschedule(ctx, before, program)
     await audit.record(ctx, "program.set", " ".join(f"{k}={v}" for k, v in args.options.items()), program.id)
-    return Response([Message("\n".join([ctx.t("program.updated", **_schedule_params(ctx, program)),
-                                        ctx.t("matchsettings.shown", **_matching_params(ctx, program))]))])
+    lines = [ctx.t("program.updated", **_schedule_params(ctx, program)),
+             ctx.t("matchsettings.shown", **_matching_params(ctx, program))]
+    if "keep-notes-days" in args.options or program.keep_notes_days is not None:
+        lines.append(mydata.retention_shown(ctx, program))
+    return Response([Message("\n".join(lines))])
 
 
 @feature.command("program", "list")
