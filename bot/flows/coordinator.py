@@ -182,7 +182,7 @@ async def program_list(ctx: Ctx, args: Args) -> Response:
 
 @feature.command("coordinators", access=Access.COORDINATOR,
                  args=(Arg("action", Kind.CHOICE, choices=("add", "remove")), Arg("person", Kind.PERSON)),
-                 options=(PROGRAM,))
+                 options=(PROGRAM,), grouped=("program", "coordinators"))
 async def coordinators(ctx: Ctx, args: Args) -> Response:
     """`/mentor coordinators add|remove @person`, or `coordinators` to list them."""
     program = await coordinator_program(ctx, args, "coordinators")
@@ -217,7 +217,7 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
 
 
 @feature.command("channel", access=Access.COORDINATOR, args=(Arg("channel", Kind.CHANNEL, required=True),),
-                 options=(Arg("pairs", Kind.FLAG), PROGRAM))
+                 options=(Arg("pairs", Kind.FLAG), PROGRAM), grouped=("program", "channel"))
 async def channel(ctx: Ctx, args: Args) -> Response:
     """`/mentor channel #name [--pairs]`: where escalations and digests go, or where pairs' threads open."""
     program = await coordinator_program(ctx, args, "channel")

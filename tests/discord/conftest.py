@@ -255,8 +255,8 @@ async def running(bot: MentorBot, settings: DiscordSettings, fake: FakeDiscord, 
 async def setup_program(people: People, cast: Cast) -> None:
     assert "created" in (await people.command(cast.carol, "program create", name="Spring", day="mon",
                                               time="10:00")).text
-    await people.command(cast.carol, "channel", channel=LEADS)
-    reply = await people.command(cast.carol, "channel", channel=PAIRS, pairs=True)
+    await people.command(cast.carol, "program channel", channel=LEADS)
+    reply = await people.command(cast.carol, "program channel", channel=PAIRS, pairs=True)
     assert "pairs" in reply.text
     await people.command(cast.bob, "join", role="mentor")
     await people.command(cast.bob, "profile", tz="Europe/Berlin", interests="python,music")

@@ -117,11 +117,11 @@ async def test_mentions_and_channels_reach_the_core_resolved(
 ) -> None:
     await setup_program(people, cast)
     await people.command(cast.rita, "help")  # mentorbot adds only people it has met
-    reply = await people.command(cast.carol, "coordinators", action="add", person=cast.rita)
+    reply = await people.command(cast.carol, "program coordinators", action="add", person=cast.rita)
     assert "Rita" in reply.text
-    listed = await people.command(cast.rita, "coordinators")
+    listed = await people.command(cast.rita, "program coordinators")
     assert "Carol" in listed.text and "Rita" in listed.text
-    assert f"<#{LEADS}|leads>" in (await people.command(cast.carol, "channel", channel=LEADS)).text
+    assert f"<#{LEADS}|leads>" in (await people.command(cast.carol, "program channel", channel=LEADS)).text
 
 
 async def test_a_bad_time_zone_gets_the_cores_answer(running: Running, people: People, cast: Cast) -> None:
@@ -160,7 +160,7 @@ async def test_pair_autocomplete_offers_what_the_command_accepts(
     await people.command(cast.alice, "join", role="mentee", program="Autumn")
     assert "Paired #3" in (await people.command(cast.carol, "pair", mentor=cast.bob, mentee=cast.alice,
                                                 program="Autumn")).text
-    assert "Dave" in (await people.command(cast.carol, "coordinators", action="add", person=cast.dave,
+    assert "Dave" in (await people.command(cast.carol, "program coordinators", action="add", person=cast.dave,
                                            program="Autumn")).text
     # Dave is in #2 and coordinates Autumn (#3): each command offers only what it accepts from him.
     assert await people.autocomplete(cast.dave, "checkin", "pair", pair="") == ["#2 Rita (mentor) & Dave (mentee)"]

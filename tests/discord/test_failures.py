@@ -38,7 +38,7 @@ async def test_without_a_pairs_channel_the_coordinators_are_told_what_to_run(
     running: Running, fake: FakeDiscord, people: People, cast: Cast, bot: MentorBot
 ) -> None:
     await people.command(cast.carol, "program create", name="Spring")
-    await people.command(cast.carol, "channel", channel=LEADS)
+    await people.command(cast.carol, "program channel", channel=LEADS)
     await people.command(cast.bob, "join", role="mentor")
     await people.command(cast.alice, "join", role="mentee")
     await people.command(cast.carol, "pair", mentor=cast.bob, mentee=cast.alice)
