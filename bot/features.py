@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, MetHook, Subcommand, Sweep
-from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
+from bot.flows import (
+    blocks,
+    checkin,
+    coordinator,
+    escalation,
+    feedback,
+    housekeeping,
+    impact,
+    matching,
+    membership,
+    report,
+)
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
@@ -19,6 +30,7 @@ FEATURES: tuple[Feature, ...] = (
     coordinator.feature,
     matching.feature,
     report.feature,
+    impact.feature,
     housekeeping.feature,
 )
 

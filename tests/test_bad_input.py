@@ -128,6 +128,7 @@ NON_COORDINATOR_ARGS = {
     "report": ("", ("/mentor report " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "match": ("", ("/mentor match " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "capacity": ("@bob 2", ("/mentor capacity " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
+    "export": ("", ("/mentor export " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
 }
 
 CASES = [
