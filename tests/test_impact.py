@@ -264,3 +264,27 @@ async def test_export_streams_in_batches(run: Script, bot: MentorBot, clock: Man
     assert len(files["checkins.csv"]) == 26
     assert len({c["checkin_id"] for c in files["checkins.csv"]}) == 26
     assert len(await rows(bot, Checkin)) == 26
+
+
+# --- mentorbot export ------------------------------------------------------------------------------------
+
+
+def test_mentorbot_export_writes_the_zip(tmp_path: Path) -> None:
+    from tests.test_import import _mentorbot
+
+    db = tmp_path / "m.db"
+    setup = tmp_path / "setup.txt"
+    setup.write_text("admin carol\n@carol /mentor program create Spring\n@bob /mentor join mentor\n"
+                     "@alice /mentor join mentee\n@carol /mentor pair @bob @alice\n")
+    done = _mentorbot("console", "--script", str(setup), "--db", f"sqlite+aiosqlite:///{db}", db=db, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "spring.zip"
+    done = _mentorbot("export", "--program", "Spring", "--out", str(out), db=db, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"Wrote {out}: people.csv 3 rows, pairs.csv 1 rows, checkins.csv 0 rows")
+    files = _zip_of(str(out))
+    assert [(p["member_a"], p["member_b"]) for p in files["pairs.csv"]] == [("bob", "alice")]
+    missing = _mentorbot("export", "--program", "Autumn", "--out", str(out), db=db, cwd=tmp_path)
+    assert missing.returncode == 2 and 'There is no program called "Autumn".' in missing.stderr
+    nowhere = _mentorbot("export", "--program", "Spring", "--out", str(tmp_path / "no" / "x.zip"), db=db, cwd=tmp_path)
+    assert nowhere.returncode == 2 and "There is no folder" in nowhere.stderr

@@ -49,6 +49,7 @@ from storage.models import (
     Member,
     Pair,
     Program,
+    Workspace,
 )
 
 MAX_WEEKS = 104
@@ -110,66 +111,79 @@ def _not_hidden(column: Any, hidden: Hidden) -> tuple[Any, ...]:
     return (col(column).not_in(hidden.pair_ids),) if hidden.pair_ids else ()
 
 
-async def figures(s: AsyncSession, program: Program, now: datetime, count: int, hidden: Hidden,
+async def figures(db: Database, program: Program, now: datetime, count: int, hidden: Hidden,
                   sources: ImpactSources = SOURCES) -> Figures:
-    """The impact figures of the `count` weeks ending with this one (in the program's zone)."""
+    """The impact figures of the `count` weeks ending with this one (in the program's zone). Each query is its
+    own short transaction, so SQLite's one writer is free between them and other events are answered."""
+
+    async def rows(stmt: Any) -> list[Any]:
+        async with db.transaction() as s:
+            return list((await s.exec(stmt)).all())
+
+    async def plugged(fn: Callable[..., Awaitable[Any]], *more: Any) -> Any:
+        async with db.transaction() as s:
+            return await fn(s, program, hidden, *more)
+
     weeks = fig.weeks_ending(now.astimezone(zone(program.tz)).date(), count)
     first, end = weeks[0].isoformat(), (weeks[-1] + timedelta(weeks=1)).isoformat()
     since = datetime.combine(weeks[0], datetime.min.time(), tzinfo=zone(program.tz))
     in_program = (Pair.program_id == program.id, *_not_hidden(Pair.id, hidden))
     on_pair = col(Pair.id) == col(Checkin.pair_id)
     in_weeks = (col(Checkin.period) >= first, col(Checkin.period) < end)
-    outcomes = (await s.exec(
+    outcomes = (await rows(
         select(Checkin.period, Checkin.status, func.count()).join(Pair, on_pair)
-        .where(*in_program, *in_weeks).group_by(Checkin.period, Checkin.status))).all()
-    ratings = (await s.exec(
+        .where(*in_program, *in_weeks).group_by(Checkin.period, Checkin.status)))
+    ratings = (await rows(
         select(Checkin.period, func.sum(Feedback.rating), func.count()).select_from(Feedback)
         .join(Checkin, col(Checkin.id) == col(Feedback.checkin_id)).join(Pair, on_pair)
-        .where(*in_program, *in_weeks).group_by(Checkin.period))).all()
+        .where(*in_program, *in_weeks).group_by(Checkin.period)))
     week_rows = fig.weekly(weeks, outcomes, ratings)
     quality = None
     if sources.quality is not None:
-        per_week, quality = await sources.quality(s, program, hidden, weeks)
+        per_week, quality = await plugged(sources.quality, weeks)
         for w in week_rows:
             w.quality = per_week.get(w.start)
 
-    spans = [fig.PairSpan(pid, started, ended, cause) for pid, started, ended, cause in (await s.exec(
+    spans = [fig.PairSpan(pid, started, ended, cause) for pid, started, ended, cause in (await rows(
         select(Pair.id, Pair.created_at, Pair.ended_at, Pair.end_cause)
-        .where(*in_program, col(Pair.status).in_(STARTED)))).all()]
-    kept = {mark: await _kept(s, program, hidden, mark) for mark in fig.retention_marks(spans, now)}
-    met_counts = (select(Checkin.pair_id).join(Pair, on_pair)
-                  .where(*in_program, Checkin.status == CheckinStatus.MET)
-                  .group_by(Checkin.pair_id).having(func.count() >= fig.THREE_MEETINGS).subquery())
-    three = (await s.exec(select(func.count()).select_from(met_counts))).one()
+        .where(*in_program, col(Pair.status).in_(STARTED))))]
+    kept = {mark: (await rows(_kept(program, hidden, mark)))[0] for mark in fig.retention_marks(spans, now)}
+    # Pair first, each pair's check-ins through its (pair_id, period) index, stopping at the third met one:
+    # the cost grows with the pairs, not with the weeks of history.
+    third_met = (select(Checkin.id).where(col(Checkin.pair_id) == col(Pair.id), Checkin.status == CheckinStatus.MET)
+                 .order_by(col(Checkin.period)).limit(1).offset(fig.THREE_MEETINGS - 1)
+                 .correlate(Pair).scalar_subquery())
+    [three] = await rows(select(func.count()).select_from(Pair).where(
+        *in_program, col(Pair.status).in_(STARTED), third_met.is_not(None)))
 
-    esc = (await s.exec(select(Escalation.opened_at, Escalation.acked_at, Escalation.resolved_at).where(
+    esc = await rows(select(Escalation.opened_at, Escalation.acked_at, Escalation.resolved_at).where(
         Escalation.program_id == program.id, col(Escalation.opened_at) >= since,
-        *_not_hidden(Escalation.pair_id, hidden)))).all()
+        *_not_hidden(Escalation.pair_id, hidden)))
     return Figures(
         weeks=week_rows, flow=fig.flow(spans, since, now), retention=fig.retention(spans, now, kept),
         three_meetings=three, started=len(spans),
         ack_hours=fig.median_hours(acked - opened for opened, acked, _ in esc if acked),
         resolve_hours=fig.median_hours(done - opened for opened, _, done in esc if done),
         escalations=len(esc),
-        goals=await sources.goals(s, program, hidden) if sources.goals else None, quality=quality,
-        health=await sources.health_now(s, program, hidden) if sources.health_now else None,
+        goals=await plugged(sources.goals) if sources.goals else None, quality=quality,
+        health=await plugged(sources.health_now) if sources.health_now else None,
     )
 
 
-async def _kept(s: AsyncSession, program: Program, hidden: Hidden, mark: fig.Mark) -> int:
-    """Pairs of the mark's cohort still on at the mark that met in the 4 weeks before it (one query, by the
+def _kept(program: Program, hidden: Hidden, mark: fig.Mark) -> Any:
+    """How many pairs of the mark's cohort still on at the mark that met in the 4 weeks before it (one query, by the
     cohort's start range rather than a list of ids, so a cohort of thousands costs the same)."""
     cohort = datetime.combine(mark.cohort, datetime.min.time(), tzinfo=mark.at.tzinfo)
+    met = sa.exists().where(col(Checkin.pair_id) == col(Pair.id), Checkin.status == CheckinStatus.MET,
+                            col(Checkin.period) >= (mark.at - fig.MEETING_WINDOW).date().isoformat(),
+                            col(Checkin.period) < mark.at.date().isoformat()).correlate(Pair)
     stmt = (
-        select(func.count(sa.distinct(Checkin.pair_id))).join(Pair, col(Pair.id) == col(Checkin.pair_id))
+        select(func.count()).select_from(Pair)
         .where(Pair.program_id == program.id, *_not_hidden(Pair.id, hidden), col(Pair.status).in_(STARTED),
                col(Pair.created_at) >= cohort, col(Pair.created_at) < cohort + timedelta(weeks=1),
-               sa.or_(col(Pair.ended_at).is_(None), col(Pair.ended_at) > mark.at),
-               Checkin.status == CheckinStatus.MET,
-               col(Checkin.period) >= (mark.at - fig.MEETING_WINDOW).date().isoformat(),
-               col(Checkin.period) < mark.at.date().isoformat())
+               sa.or_(col(Pair.ended_at).is_(None), col(Pair.ended_at) > mark.at), met)
     )
-    return (await s.exec(stmt)).one()
+    return stmt
 
 
 # --- saying them ---------------------------------------------------------------------------------------
@@ -230,19 +244,25 @@ def weeks_option(args: Args) -> int | None:
 
 
 async def impact_report(ctx: Ctx, program: Program, weeks: int, chart: bool) -> Response:
-    """The impact report for `/mentor report --weeks N [--chart]`; charts are drawn after the event's commit."""
+    """The impact report for `/mentor report --weeks N [--chart]`: worked out after the event's commit, in short
+    transactions, and charts drawn in the worker, so other events are answered meanwhile."""
     hidden = await safeguards.hidden_from(ctx.session, ctx.me, program)
-    f = await figures(ctx.session, program, ctx.now, weeks, hidden)
-    message = render(ctx.rt, program, f, ctx.now, hidden)
-    if not chart:
-        return Response([message])
-    points = fig.rate_series(f.weeks)
-    history = None
-    if SOURCES.health_history is not None:
-        since = f.weeks[0].start
-        history = [(d.isoformat(), dict(c)) for d, c in
-                   await SOURCES.health_history(ctx.session, program, hidden, since)]
-    return Response([message], then=lambda: _charts(ctx.rt, program.name, points, history))
+    rt, now = ctx.rt, ctx.now
+
+    async def work() -> Response:
+        f = await figures(rt.db, program, now, weeks, hidden)
+        message = render(rt, program, f, now, hidden)
+        if not chart:
+            return Response([message])
+        history = None
+        if SOURCES.health_history is not None:
+            async with rt.db.transaction() as s:
+                history = [(d.isoformat(), dict(c)) for d, c in
+                           await SOURCES.health_history(s, program, hidden, f.weeks[0].start)]
+        drawn = await _charts(rt, program.name, fig.rate_series(f.weeks), history)
+        return Response([message, *drawn.messages], files=drawn.files)
+
+    return Response(then=work)
 
 
 async def _charts(rt: Runtime, name: str, points: list[tuple[str, float | None]],
@@ -403,3 +423,19 @@ async def export(ctx: Ctx, args: Args) -> Response:
                                                                                              program=name))])
 
     return Response(then=build)
+
+
+async def export_program(db: Database, name: str, workspace: str | None, target: Path) -> list[tuple[str, int]]:
+    """`mentorbot export --program P --out FILE`: the program's whole export (nothing hidden: whoever runs
+    the command line holds the database) as a ZIP at `target`. UserError for a program not found or ambiguous."""
+    async with db.transaction() as s:
+        stmt = select(Program.id, Workspace.external_id, Workspace.name).join(
+            Workspace, col(Workspace.id) == col(Program.workspace_id)).where(Program.name == name)
+        found = [(pid, ext, ws_name) for pid, ext, ws_name in (await s.exec(stmt)).all()
+                 if workspace in (None, ext, ws_name)]
+    if not found:
+        raise UserError("impact.no_program", program=name)
+    if len(found) > 1:
+        raise UserError("impact.which_workspace", program=name,
+                        workspaces=", ".join(ws_name or ext for _, ext, ws_name in found))
+    return await export_to(db, found[0][0], safeguards.hidden_of(()), target)
