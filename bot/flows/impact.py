@@ -318,7 +318,11 @@ def tables(program_id: int, hidden: Hidden) -> list[tuple[str, tuple[str, ...], 
     """Each CSV file of the export: its name, header and select (the first column an increasing id)."""
     pair_ok = _not_hidden(Pair.id, hidden)
     a, b = sa.orm.aliased(Member), sa.orm.aliased(Member)
-    on_pair = col(Pair.id) == col(Checkin.pair_id)
+    # `x + 0` is not indexable: it keeps the planner walking the table by its id, in order, up to the batch's
+    # LIMIT, instead of gathering every row of the program through another index and sorting them all for each
+    # batch (that made the export quadratic: 45 s for a year of 10,000 pairs on SQLite).
+    pairs = select(Pair.id).where(Pair.program_id == program_id, col(Pair.status).in_(STARTED), *pair_ok)
+    of_program = (col(Checkin.pair_id) + 0).in_(pairs)
     return [
         ("people.csv", ("enrollment_id", "member_id", "name", "platform_id", "role", "active", "joined_at", "left_at",
                         "capacity", "tz", "topics", "interests", "languages", "goals", "paused"),
@@ -326,26 +330,25 @@ def tables(program_id: int, hidden: Hidden) -> list[tuple[str, tuple[str, ...], 
                              Enrollment.active, Enrollment.joined_at, Enrollment.left_at, Enrollment.capacity,
                              Member.tz, Member.topics, Member.interests, Member.languages, Member.goals, Member.paused)
          .join(Member, col(Member.id) == col(Enrollment.member_id))
-         .where(Enrollment.program_id == program_id, col(Enrollment.id) > last).order_by(col(Enrollment.id))),
+         .where(col(Enrollment.program_id) + 0 == program_id, col(Enrollment.id) > last).order_by(col(Enrollment.id))),
         ("pairs.csv", ("pair_id", "kind", "status", "member_a_id", "member_a", "member_b_id", "member_b", "started_at",
                        "ended_at", "end_cause", "end_reason", "score"),
          lambda last: select(Pair.id, Pair.kind, Pair.status, Pair.member_a_id, a.display_name, Pair.member_b_id,
                              b.display_name, Pair.created_at, Pair.ended_at, Pair.end_cause, Pair.end_reason,
                              Pair.score)
          .join(a, a.id == col(Pair.member_a_id)).join(b, b.id == col(Pair.member_b_id))
-         .where(Pair.program_id == program_id, col(Pair.status).in_(STARTED), *pair_ok, col(Pair.id) > last)
-         .order_by(col(Pair.id))),
+         .where(col(Pair.program_id) + 0 == program_id, col(Pair.status).in_(STARTED), *pair_ok,
+                col(Pair.id) > last).order_by(col(Pair.id))),
         ("checkins.csv", ("checkin_id", "pair_id", "period", "status", "due_at", "closes_at", "answered_by_id",
                           "answered_at", "reminded_at"),
          lambda last: select(Checkin.id, Checkin.pair_id, Checkin.period, Checkin.status, Checkin.due_at,
                              Checkin.closes_at, Checkin.answered_by_id, Checkin.answered_at, Checkin.reminded_at)
-         .join(Pair, on_pair).where(Pair.program_id == program_id, *pair_ok, col(Checkin.id) > last)
-         .order_by(col(Checkin.id))),
+         .where(of_program, col(Checkin.id) > last).order_by(col(Checkin.id))),
         ("ratings.csv", ("rating_id", "checkin_id", "pair_id", "period", "member_id", "rating", "note", "created_at"),
          lambda last: select(Feedback.id, Feedback.checkin_id, Checkin.pair_id, Checkin.period, Feedback.member_id,
                              Feedback.rating, Feedback.note, Feedback.created_at)
-         .join(Checkin, col(Checkin.id) == col(Feedback.checkin_id)).join(Pair, on_pair)
-         .where(Pair.program_id == program_id, *pair_ok, col(Feedback.id) > last).order_by(col(Feedback.id))),
+         .join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
+         .where(of_program, col(Feedback.id) > last).order_by(col(Feedback.id))),
         ("escalations.csv", ("escalation_id", "pair_id", "kind", "status", "reporter_id", "reason", "opened_at",
                              "acked_by_id", "acked_at", "resolved_by_id", "resolved_at", "resolution"),
          lambda last: select(Escalation.id, Escalation.pair_id, Escalation.kind, Escalation.status,
