@@ -288,3 +288,42 @@ def test_mentorbot_export_writes_the_zip(tmp_path: Path) -> None:
     assert missing.returncode == 2 and 'There is no program called "Autumn".' in missing.stderr
     nowhere = _mentorbot("export", "--program", "Spring", "--out", str(tmp_path / "no" / "x.zip"), db=db, cwd=tmp_path)
     assert nowhere.returncode == 2 and "There is no folder" in nowhere.stderr
+
+
+# --- where goals, quality and health plug in -------------------------------------------------------------
+
+
+async def test_goals_quality_and_health_plug_in_through_sources(run: Script, bot: MentorBot, clock: ManualClock,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+    from datetime import date
+
+    from bot.flows import impact
+
+    async def goals(s, program, hidden):  # type: ignore[no-untyped-def]
+        return {"set": 5, "in_progress": 3, "done": 1, "overdue": 1}
+
+    async def quality(s, program, hidden, weeks):  # type: ignore[no-untyped-def]
+        return {weeks[-2]: 4.25}, 4.1
+
+    async def health_now(s, program, hidden):  # type: ignore[no-untyped-def]
+        return Counter({"on track": 2, "at risk": 1})
+
+    async def history(s, program, hidden, since):  # type: ignore[no-untyped-def]
+        return [(date(2027, 2, 8), Counter({"on track": 3})), (date(2027, 2, 15), Counter({"on track": 2, "at risk": 1}))]
+
+    async def goal_rows(db, program_id, hidden):  # type: ignore[no-untyped-def]
+        yield [(1, "Ship a side project")]
+
+    monkeypatch.setattr(impact, "SOURCES", impact.ImpactSources(goals, quality, health_now, history,
+                                                                [("goals.csv", ("goal_id", "text"), goal_rows)]))
+    out, _ = await scripted(run, bot, clock, "@carol /mentor report --weeks 12 --chart\n@carol /mentor export")
+    assert "Goals: 5 set, 3 in progress, 1 done, 1 overdue" in out
+    assert "Quality score (pulse survey): 4.1" in out
+    assert "2027-02-15: 2 met, 0 rescheduled, 0 couldn't meet, 0 missed, 0 open; 100% met; rating 5.0; quality 4.2" in out
+    assert "Health now: on track: 2, at risk: 1" in out
+    assert "(file for carol) Health states over time" in out
+    health_png = next(p for p in run.console.files if Path(p).name.startswith("health-"))
+    assert _read_png(Path(health_png).read_bytes()).shape[:2] == (charts.PIXELS[1], charts.PIXELS[0])
+    export = next(p for p in run.console.files if str(p).endswith(".zip"))
+    assert _zip_of(str(export))["goals.csv"] == [{"goal_id": "1", "text": "Ship a side project"}]

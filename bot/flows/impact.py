@@ -112,9 +112,10 @@ def _not_hidden(column: Any, hidden: Hidden) -> tuple[Any, ...]:
 
 
 async def figures(db: Database, program: Program, now: datetime, count: int, hidden: Hidden,
-                  sources: ImpactSources = SOURCES) -> Figures:
+                  sources: ImpactSources | None = None) -> Figures:
     """The impact figures of the `count` weeks ending with this one (in the program's zone). Each query is its
     own short transaction, so SQLite's one writer is free between them and other events are answered."""
+    sources = sources or SOURCES
 
     async def rows(stmt: Any) -> list[Any]:
         async with db.transaction() as s:
@@ -364,8 +365,9 @@ def tables(program_id: int, hidden: Hidden) -> list[tuple[str, tuple[str, ...], 
 
 
 async def write_csvs(db: Database, program_id: int, hidden: Hidden, folder: Path,
-                     sources: ImpactSources = SOURCES) -> list[tuple[str, int]]:
+                     sources: ImpactSources | None = None) -> list[tuple[str, int]]:
     """Every export file written into `folder`, streamed; returns (file name, rows) for each."""
+    sources = sources or SOURCES
     written = []
     plugged = [(name, header, _plugged(rows, db, program_id, hidden)) for name, header, rows in sources.export_tables]
     mine = [(name, header, batches(db, build)) for name, header, build in tables(program_id, hidden)]
