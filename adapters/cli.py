@@ -21,6 +21,7 @@ from adapters.registry import platforms
 from bot.clock import ManualClock, OffsetClock, SystemClock
 from bot.core import MentorBot
 from bot.errors import UserError
+from bot.flows.impact import export_program
 from bot.signups import LookupUnavailable, PeopleResolver, explain, import_people, render
 from bot.scheduler import Heartbeat
 from bot.settings import Settings, SettingsError, configure_logging, database_url, load_settings
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     signup.add_argument("--skip-bad", action="store_true", help=prompts.say("import.cli_skip_bad"))
     signup.add_argument("--platform", choices=["console", "slack", "discord"], help=prompts.say("import.cli_platform"))
     signup.add_argument("--workspace", help=prompts.say("import.cli_workspace"))
+    export = sub.add_parser("export", help=prompts.say("impact.cli_help"))
+    export.add_argument("--program", required=True, help=prompts.say("impact.cli_program"))
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.zip", help=prompts.say("impact.cli_out"))
+    export.add_argument("--workspace", help=prompts.say("impact.cli_workspace"))
     return parser
 
 
@@ -224,6 +229,23 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """`mentorbot export --program P --out FILE.zip`: the program's data as a ZIP of CSV files."""
+    out: Path = args.out
+    if not out.parent.is_dir():
+        raise CliError(prompts.say("impact.cli_no_folder", folder=out.parent))
+    db = await _open(settings.database_url, "DATABASE_URL")
+    try:
+        written = await export_program(db, args.program, args.workspace, out)
+    except UserError as exc:
+        raise CliError(explain(exc)) from None
+    finally:
+        await db.close()
+    print(prompts.say("impact.cli_written", out=out, counts=", ".join(
+        prompts.say("impact.export_count", file=name, rows=rows) for name, rows in written)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -262,6 +284,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_doctor(settings, ENV_FILE))
     if args.command == "import":
         return asyncio.run(_import(settings, args))
+    if args.command == "export":
+        return asyncio.run(_export(settings, args))
     wanted = {name for name in ("slack", "discord") if getattr(args, name)}
     chosen = _configured(wanted, ENV_FILE)
     if not chosen:  # no platform configured: the console on the configured database

@@ -20,6 +20,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -89,6 +90,20 @@ async def send(session: ClientSession, url: str, user: str, text: str, hook: str
         text = await resp.text()
         assert resp.status == 200, resp.status
     return (time.perf_counter() - t0) * 1000, text
+
+
+def acks_line(what: str, values: list[float], rate: float) -> str:
+    """`/mentor status acks during <what>: N at R/s: p50, p99, max, over 1 s` (needs two acks or more)."""
+    return (f"/mentor status acks during {what}: {len(values)} at {rate:g}/s: p50 {pct(values, 50):.0f} ms, "
+            f"p99 {pct(values, 99):.0f} ms, max {max(values):.0f} ms, over 1 s: {sum(a > 1000 for a in values)}")
+
+
+def on_fresh_sqlite(name: str, run: Callable[[str], Awaitable[int]]) -> int:
+    """`run(url)` on a migrated SQLite file in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / name}"
+        upgrade(url)
+        return asyncio.run(run(url))
 
 
 def worker_peak_mib() -> float:
@@ -161,8 +176,7 @@ async def run(args: argparse.Namespace, db_url: str) -> int:
     print(f"peak memory: bot process {self_peak:.0f} MiB, matching worker {worker_peak:.0f} MiB (max RSS)")
     for what, values in (("the match", acks), ("Approve all", approve_acks)):
         if len(values) >= 2:
-            print(f"/mentor status acks during {what}: {len(values)} at {args.rate:g}/s: p50 {pct(values, 50):.0f} ms, "
-                  f"p99 {pct(values, 99):.0f} ms, max {max(values):.0f} ms, over 1 s: {sum(a > 1000 for a in values)}")
+            print(acks_line(what, values, args.rate))
     print(f"Approve all: {approve_s:.1f} s: {approved[:160]}")
     return 0 if proposal else 1
 
@@ -174,10 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="status commands a second (default 10)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'match.db'}"
-        upgrade(url)
-        return asyncio.run(run(args, url))
+    return on_fresh_sqlite("match.db", lambda url: run(args, url))
 
 
 if __name__ == "__main__":

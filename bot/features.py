@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, MetHook, Subcommand, Sweep
-from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, mydata, report
+from bot.flows import (
+    blocks,
+    checkin,
+    coordinator,
+    escalation,
+    feedback,
+    housekeeping,
+    impact,
+    matching,
+    membership,
+    mydata,
+    report,
+)
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
@@ -20,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     matching.feature,
     report.feature,
     mydata.feature,
+    impact.feature,
     housekeeping.feature,
 )
 

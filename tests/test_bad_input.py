@@ -129,6 +129,7 @@ NON_COORDINATOR_ARGS = {
     "match": ("", ("/mentor match " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "capacity": ("@bob 2", ("/mentor capacity " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
     "forget": ("@alice she asked", ("Only coordinators can erase someone else's data", "/mentor forget-me")),
+    "export": ("", ("/mentor export " + NOT_COORDINATOR_ANY, ASK_TO_BE_ADDED)),
 }
 
 CASES = [

@@ -14,6 +14,7 @@ from bot.args import Args
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import PROGRAM, Access, Feature
+from bot.flows import impact
 from bot.flows.checkin import BAD
 from bot.messages import Message, Response
 from bot.outbox import enqueue_rows, outbox_key, outbox_row
@@ -113,12 +114,17 @@ async def pair_line(s: AsyncSession, rt: Runtime, pair: Pair, risk: str | None) 
                 met=met, total=len(closed), avg=avg, last=last, risk=rt.t("pairs.risk", why=risk) if risk else "")
 
 
-@feature.command("report", access=Access.COORDINATOR, options=(PROGRAM,))
+@feature.command("report", access=Access.COORDINATOR, options=(impact.WEEKS, impact.CHART, PROGRAM),
+                 grouped=("report", "show"))
 async def report(ctx: Ctx, args: Args) -> Response:
-    """`/mentor report`: the program at a glance, then every pair."""
+    """`/mentor report`: the program at a glance, then every pair; with --weeks N or --chart, the program's
+    impact week by week instead (bot/flows/impact.py)."""
     program = await coordinator_program(ctx, args, "report")
     if args.words:
         raise UserError("error.no_words", command="report")
+    weeks, chart = impact.weeks_option(args), "chart" in args.flags
+    if weeks is not None or chart:
+        return await impact.impact_report(ctx, program, weeks or impact.CHART_WEEKS, chart)
     s, t = ctx.session, ctx.t
     # A coordinator in a pair reads the report without their own pair: another coordinator follows it.
     hidden = await safeguards.hidden_from(s, ctx.me, program)
@@ -167,7 +173,8 @@ async def report(ctx: Ctx, args: Args) -> Response:
                                .order_by(col(Pair.id)))).all()
         if hidden.keeps(p.id)
     ]
-    fields = (*fields, (t("report.pair_list"), "\n".join(lines) or t("pairs.no_pairs")))
+    fields = (*fields, (t("report.pair_list"), "\n".join(lines) or t("pairs.no_pairs")),
+              (t("impact.hint_label"), t("impact.hint")))
     if hidden.pair_ids:
         fields = (*fields, (t("report.hidden"), t("report.hidden_value", pairs=hidden.label())))
     head = t("report.head", program=program.name, when=ctx.now.strftime("%Y-%m-%d %H:%M UTC"))
