@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, MetHook, Subcommand, Sweep
-from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
+from bot.flows import (
+    blocks,
+    checkin,
+    coordinator,
+    escalation,
+    feedback,
+    goals,
+    housekeeping,
+    matching,
+    membership,
+    report,
+)
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
@@ -15,6 +26,7 @@ FEATURES: tuple[Feature, ...] = (
     blocks.feature,
     checkin.feature,
     feedback.feature,
+    goals.feature,
     escalation.feature,
     coordinator.feature,
     matching.feature,
