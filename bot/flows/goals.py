@@ -51,7 +51,7 @@ PROGRESS_ACTION = "goals.progress"
 LEVELS = (GoalLevel.NONE, GoalLevel.SOME, GoalLevel.LOT, GoalLevel.DONE)
 MOVED = (GoalLevel.SOME, GoalLevel.LOT, GoalLevel.DONE)
 
-GOAL_ID = Arg("goal", Kind.INT, required=True, help="goal_id")
+GOAL_ID = Arg("goal", Kind.INT, required=True, help="goal_id", low=1, high=999_999_999)
 WHAT = Arg("text", Kind.TEXT, help="goal_text")
 SUCCESS = Arg("success", Kind.TEXT, help="goal_success")
 BY = Arg("by", Kind.DATE, help="goal_by")
