@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import event
+
 from bot.core import MentorBot
 from bot.flows.goals import goal_counts, overdue_note, stalled_pairs
 from storage.models import Goal, GoalLevel, GoalProgress, GoalStatus, Member, Pair, Program
@@ -212,9 +214,21 @@ async def test_overdue_is_read_in_the_mentees_zone_for_a_whole_batch(run: Script
     """)
     # 2026-12-14 03:00 UTC: still the 13th in New York (alice), already noon on the 14th in Tokyo (eva).
     now = datetime(2026, 12, 14, 3, 0, tzinfo=UTC)
+    selects: list[str] = []
+
+    def count(*call: object) -> None:
+        if str(call[2]).lstrip().upper().startswith("SELECT"):
+            selects.append(str(call[2]))
+
     async with bot.db.transaction() as s:
-        notes = await overdue_note(s, bot.rt, [1, 2, 3], now)
+        await s.connection()  # the transaction's own opening statements are not the note's
+        event.listen(bot.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            notes = await overdue_note(s, bot.rt, [1, 2, 3], now)
+        finally:
+            event.remove(bot.db.engine.sync_engine, "before_cursor_execute", count)
     assert list(notes) == [2] and "#2 Two (by 2026-12-13)" in notes[2]
+    assert len(selects) == 1  # one query for the whole batch of nudges, not one a pair
     async with bot.db.transaction() as s:
         assert await overdue_note(s, bot.rt, [], now) == {}
 
