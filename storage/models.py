@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -114,6 +114,8 @@ class OutboxKind(StrEnum):
     REQUEST = "request"  # a mentee's request for a mentor, to the coordinators, and its edits (proposal)
     REQUEST_ANSWER = "request-answer"  # the coordinators' answer, to the mentee (proposal)
     FIRST_IN_LINE = "first-in-line"  # a peer a match left over is told they go first next time (proposal)
+    GOAL_PROGRESS = "goal-progress"  # after a met check-in, the mentee is asked how a goal went (goal)
+    GOAL_PROGRESSED = "goal-progressed"  # that question answered, editing it (goal)
 
     @property
     def for_coordinators(self) -> bool:
@@ -263,6 +265,51 @@ class Checkin(SQLModel, table=True):
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answered_by_id: int | None = Field(default=None, foreign_key="member.id")
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GoalStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class GoalLevel(StrEnum):
+    """How much a goal moved since the last meeting, as the mentee clicks it (bot/flows/goals.py)."""
+
+    NONE = "none"
+    SOME = "some"
+    LOT = "lot"
+    DONE = "done"
+
+
+class Goal(SQLModel, table=True):
+    """A pair's written goal: what, what success looks like, by when (SMART); at most 3 open a pair."""
+
+    __table_args__ = (sa.Index("ix_goal_pair_status", "pair_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id")
+    created_by_id: int = Field(foreign_key="member.id")
+    text: str = Field(max_length=200)
+    success: str = Field(max_length=400)
+    target_date: date  # a calendar day in the mentee's zone: overdue once that day is over there
+    status: str = Field(default=GoalStatus.OPEN, max_length=16)
+    progress: str = Field(default=GoalLevel.NONE, max_length=16)  # the latest answer
+    # The last answer that showed movement (some, a lot, done), else when it was set: "stalled" reads it.
+    moved_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GoalProgress(SQLModel, table=True):
+    """One progress answer on a goal after one met check-in."""
+
+    __table_args__ = (sa.UniqueConstraint("goal_id", "checkin_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    checkin_id: int = Field(foreign_key="checkin.id")
+    member_id: int = Field(foreign_key="member.id")
+    level: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Feedback(SQLModel, table=True):

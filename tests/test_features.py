@@ -26,7 +26,7 @@ def test_the_registry_holds_every_features_declarations_in_order() -> None:
     assert REGISTRY.subcommands == tuple(sub for f in FEATURES for sub in f.subcommands)
     assert [s.name for s in REGISTRY.sweeps][:3] == ["auto-resume", "close-periods", "plan-checkins"]
     assert {"checkin.met", "feedback.rate", "escalation.ack"} <= set(REGISTRY.actions)
-    assert REGISTRY.groups == {"program"}
+    assert REGISTRY.groups == {"program", "goal"}
     # Options that never hold a space are declared with such a kind: the parser takes one word for them.
     kinds = {o.name: o.kind for s in REGISTRY.subcommands for o in s.options}
     assert kinds["pair"] is Kind.PAIR and kinds["capacity"] is Kind.INT and kinds["program"] is Kind.PROGRAM

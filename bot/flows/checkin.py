@@ -16,6 +16,7 @@ from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
+from bot.flows.goals import overdue_note
 from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
@@ -55,8 +56,10 @@ def answer_buttons(rt: Runtime, checkin_id: int, pair_id: int) -> tuple[Button, 
     )
 
 
-def nudge_message(rt: Runtime, program: Program, a: Member, b: Member, checkin: Checkin) -> Message:
+def nudge_message(rt: Runtime, program: Program, a: Member, b: Member, checkin: Checkin, note: str = "") -> Message:
+    """The check-in question; `note` is a feature's line for this pair (its overdue goals)."""
     text = rt.t("checkin.nudge", a=a.display_name, b=b.display_name, program=program.name, period=checkin.period)
+    text = f"{text}\n\n{note}" if note else text
     return Message(text, buttons=answer_buttons(rt, checkin.id, checkin.pair_id))  # type: ignore[arg-type]
 
 
@@ -127,6 +130,7 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[t
     checkins = [_checkin_for(program, pair, day, due, zs) for pair, program, _, _, day, due, zs in new]
     s.add_all(checkins)
     await s.flush()
+    notes = await overdue_note(s, rt, [pair.id for pair, *_ in new], now)  # type: ignore[misc]
     rows = [
         outbox_row(
             kind=OutboxKind.NUDGE, subject_id=pair.id, details=(c.period,),
@@ -134,7 +138,7 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[t
             program_id=program.id,
             dest_kind="pair",
             target=pair.id,  # type: ignore[arg-type]
-            message=nudge_message(rt, program, a, b, c),
+            message=nudge_message(rt, program, a, b, c, notes.get(pair.id, "")),  # type: ignore[arg-type]
             now=now,
         )
         for (pair, program, a, b, *_), c in zip(new, checkins, strict=True)

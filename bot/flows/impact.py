@@ -69,13 +69,13 @@ ExportRows = Callable[[Database, int, Hidden], AsyncIterator[Sequence[Sequence[A
 class ImpactSources:
     """What other features add to the report and the export; each None shows "-" (or nothing) until set.
 
-    goals(session, program, hidden) -> {"set": n, "in_progress": n, "done": n, "overdue": n}
+    goals(session, program, hidden, now) -> {"set": n, "in_progress": n, "done": n, "overdue": n}
     quality(session, program, hidden, weeks) -> ({week Monday: average 1-5}, program quality score or None)
     health_now(session, program, hidden) -> Counter of pairs by health-state label, as shown
     health_history(session, program, hidden, since) -> [(day, Counter by health-state label)], oldest first
     export_tables: [(file name, header, rows(db, program_id, hidden) yielding batches of rows)]"""
 
-    goals: Callable[[AsyncSession, Program, Hidden], Awaitable[dict[str, int]]] | None = None
+    goals: Callable[[AsyncSession, Program, Hidden, datetime], Awaitable[dict[str, int]]] | None = None
     quality: Callable[[AsyncSession, Program, Hidden, list[date]],
                       Awaitable[tuple[dict[date, float], float | None]]] | None = None
     health_now: Callable[[AsyncSession, Program, Hidden], Awaitable[Counter[str]]] | None = None
@@ -166,7 +166,7 @@ async def figures(db: Database, program: Program, now: datetime, count: int, hid
         ack_hours=fig.median_hours(acked - opened for opened, acked, _ in esc if acked),
         resolve_hours=fig.median_hours(done - opened for opened, _, done in esc if done),
         escalations=len(esc),
-        goals=await plugged(sources.goals) if sources.goals else None, quality=quality,
+        goals=await plugged(sources.goals, now) if sources.goals else None, quality=quality,
         health=await plugged(sources.health_now) if sources.health_now else None,
     )
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import prompts
 from bot.context import Ctx
 from bot.directory import interests_of
+from bot.flows.goals import invitation
 from bot.messages import Message
 from bot.outbox import enqueue
 from bot.periods import WEEKDAYS, next_period
@@ -66,8 +67,9 @@ def intro_message(ctx: Ctx, program: Program, pair: Pair, a: Member, b: Member,
         time=program.local_time,
     )
     ideas = "\n".join(t("intro.starter_line", text=s) for s in starters(ctx.rt.lang, pair.id or 0))
-    text = "\n\n".join([head, how, t("intro.starters_head"), ideas])
-    return Message(text, tuple(fields))
+    ask_goals, goals_button = invitation(ctx.rt, pair, b)
+    text = "\n\n".join([head, how, ask_goals, t("intro.starters_head"), ideas])
+    return Message(text, tuple(fields), (goals_button,))
 
 
 async def start_pair(ctx: Ctx, program: Program, a: Member, b: Member, kind: str,

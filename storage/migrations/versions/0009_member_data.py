@@ -1,7 +1,7 @@
 """members' own data: a per-program retention of free-text notes and reports
 
 Revision ID: 0009_member_data
-Revises: 0006_matching
+Revises: 0007_goals
 """
 from collections.abc import Sequence
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009_member_data'
-down_revision: str | None = '0006_matching'
+down_revision: str | None = '0007_goals'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
