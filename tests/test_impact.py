@@ -127,7 +127,8 @@ async def test_the_report_of_a_scripted_12_week_program(run: Script, bot: Mentor
     assert "Pairs that met at least 3 times: 3 of 4 pairs (75%)" in out  # P1 9, P2 3, P4 3; P3 once
     # Acknowledged after 2, 4 and 1 hours (median 2); resolved after 24 and 48 (median 36); one opened earlier.
     assert "Escalations opened in these weeks: 3; median 2.0 h to acknowledge, 36.0 h to resolve" in out
-    assert "Goals: -" in out and "Health now: -" in out and "Quality score (pulse survey): -" in out
+    assert "Goals: 0 set, 0 in progress, 0 done, 0 overdue" in out  # goals are wired in (bot/flows/goals.py)
+    assert "Health now: -" in out and "Quality score (pulse survey): -" in out
     assert "Left out" not in out
 
 
@@ -217,11 +218,12 @@ async def test_export_hands_the_coordinator_a_zip_of_csvs(run: Script, bot: Ment
     out, ids = await scripted(run, bot, clock, "@carol /mentor export")
     audit = await rows(bot, AuditLog)
     assert ("(only carol sees) Export of Spring: people.csv 9 rows, pairs.csv 4 rows, checkins.csv 26 rows, "
-            f"ratings.csv 10 rows, escalations.csv 4 rows, audit.csv {len(audit)} rows.") in out
+            f"ratings.csv 10 rows, escalations.csv 4 rows, audit.csv {len(audit)} rows, goals.csv 0 rows.") in out
     [path] = run.console.files
     assert Path(path).parent.name == "carol"  # the file is carol's only
     files = _zip_of(str(path))
-    assert set(files) == {"people.csv", "pairs.csv", "checkins.csv", "ratings.csv", "escalations.csv", "audit.csv"}
+    assert set(files) == {"people.csv", "pairs.csv", "checkins.csv", "ratings.csv", "escalations.csv", "audit.csv",
+                          "goals.csv"}
     alice = next(p for p in files["people.csv"] if p["name"] == "alice")
     assert (alice["role"], alice["tz"], alice["interests"], alice["goals"]) == (
         "mentee", "America/New_York", "python,career", "First dev job")
@@ -300,7 +302,7 @@ async def test_goals_quality_and_health_plug_in_through_sources(run: Script, bot
 
     from bot.flows import impact
 
-    async def goals(s, program, hidden):  # type: ignore[no-untyped-def]
+    async def goals(s, program, hidden, now):  # type: ignore[no-untyped-def]
         return {"set": 5, "in_progress": 3, "done": 1, "overdue": 1}
 
     async def quality(s, program, hidden, weeks):  # type: ignore[no-untyped-def]
