@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.feature import ActionHandler, Feature, FormHandler, MetHook, Subcommand, Sweep
-from bot.flows import blocks, checkin, coordinator, escalation, feedback, housekeeping, matching, membership, report
+from bot.flows import blocks, checkin, coordinator, escalation, feedback, health, housekeeping, matching, membership, report
 
 # In this order: subcommands are listed (member ones, then coordinator ones) and sweeps run.
 FEATURES: tuple[Feature, ...] = (
     membership.feature,
     blocks.feature,
     checkin.feature,
+    # Before feedback: its fit check goes out before the rating, so the rating stays the newest question.
+    health.feature,
     feedback.feature,
     escalation.feature,
     coordinator.feature,
