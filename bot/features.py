@@ -14,6 +14,7 @@ from bot.flows import (
     escalation,
     feedback,
     goals,
+    health,
     housekeeping,
     impact,
     matching,
@@ -27,6 +28,8 @@ FEATURES: tuple[Feature, ...] = (
     membership.feature,
     blocks.feature,
     checkin.feature,
+    # Before feedback: its fit check goes out before the rating, so the rating stays the newest question.
+    health.feature,
     feedback.feature,
     goals.feature,
     escalation.feature,

@@ -116,6 +116,10 @@ class OutboxKind(StrEnum):
     FIRST_IN_LINE = "first-in-line"  # a peer a match left over is told they go first next time (proposal)
     GOAL_PROGRESS = "goal-progress"  # after a met check-in, the mentee is asked how a goal went (goal)
     GOAL_PROGRESSED = "goal-progressed"  # that question answered, editing it (goal)
+    FIT_CHECK = "fit-check"  # "is this a good match?" after the first meeting, to one member (fit check)
+    FIT_ANSWERED = "fit-answered"  # the fit check answered, editing it (fit check)
+    PULSE = "pulse"  # the 30/90/150... day survey, to one member (pulse)
+    PULSE_ANSWERED = "pulse-answered"  # the survey answered, editing it (pulse)
 
     @property
     def for_coordinators(self) -> bool:
@@ -190,7 +194,8 @@ class Enrollment(SQLModel, table=True):
 
 
 class Pair(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_pair_program_status", "program_id", "status"),)
+    __table_args__ = (sa.Index("ix_pair_program_status", "program_id", "status"),
+                      sa.Index("ix_pair_status_pulse", "status", "pulse_at"))
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id")
     # For mentor/mentee pairs a is the mentor and b the mentee; for peers the order is arbitrary.
@@ -214,6 +219,8 @@ class Pair(SQLModel, table=True):
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
     score: float | None = None
     reasons: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # When the pair's next pulse survey is due (bot/flows/health.py); None until the sweep first sees it.
+    pulse_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ProposalKind(StrEnum):
@@ -320,6 +327,50 @@ class Feedback(SQLModel, table=True):
     rating: int
     note: str = Field(default="", max_length=2000)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FitAnswer(StrEnum):
+    YES = "yes"
+    NOT_SURE = "not_sure"
+    NO = "no"
+
+
+class FitCheck(SQLModel, table=True):
+    """A member's private answer, after the pair's first meeting, to "Is this a good match for you?"."""
+
+    __table_args__ = (sa.UniqueConstraint("pair_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    checkin_id: int = Field(foreign_key="checkin.id")  # the first meeting
+    answer: str | None = Field(default=None, max_length=16)  # a FitAnswer; None until answered
+    asked_at: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Pulse(SQLModel, table=True):
+    """One member's private pulse survey (how useful is the mentorship, 1-5, and a note); round 0 is day 30."""
+
+    __table_args__ = (sa.UniqueConstraint("pair_id", "member_id", "round"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    round: int
+    asked_at: datetime = Field(sa_type=UTCDateTime)
+    rating: int | None = None
+    note: str = Field(default="", max_length=2000)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HealthSnapshot(SQLModel, table=True):
+    """Every live pair's health state as the weekly digest saw it: "what changed" and the chart read these."""
+
+    __table_args__ = (sa.UniqueConstraint("program_id", "week"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    week: str = Field(max_length=10)  # the digest's Monday, YYYY-MM-DD
+    states: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)  # pair id -> state
+    taken_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Escalation(SQLModel, table=True):

@@ -216,7 +216,7 @@ async def test_pairs_lists_the_record_and_flags_pairs_at_risk(run: Script) -> No
     await run(f"clock {FIRST_NUDGE}")
     await run("@alice click We met\n@alice click 4\n@alice cancel\n@dave click We couldn't meet")
     out = await run("@carol /mentor pairs\n@carol /mentor pairs --at-risk")
-    assert "#1 bob (mentor) & alice (mentee): active, met 1/1, avg rating 4.0, last met (2026-12-07)\n" in out
+    assert "#1 bob (mentor) & alice (mentee): active, met 1/1, avg rating 4.0, last met (2026-12-07) -- on track\n" in out
     assert ("#2 bob (mentor) & dave (mentee): active, met 0/1, avg rating -, last couldn't meet (2026-12-07)"
             " -- AT RISK: last check-in couldn't meet") in out
     at_risk = out.split("pairs --at-risk")[1]

@@ -253,7 +253,7 @@ async def test_a_coordinators_report_pairs_and_digest_leave_their_own_pair_out(r
     assert "Left out: your own pair(s) #1: another coordinator follows them" in out
     assert "#2 erin (mentor) & dave (mentee)" in out
     assert "#1 bob" not in out
-    assert ("  #2 erin (mentor) & dave (mentee): active, met 0/0, avg rating -, no check-ins yet\n"
+    assert ("  #2 erin (mentor) & dave (mentee): active, met 0/0, avg rating -, no check-ins yet -- too early to tell\n"
             "  Not listed: your own pair(s) #1. Another coordinator follows them.") in out
     assert ("(only bob sees) No pair in Spring is at risk right now.\n"
             "  Not listed: your own pair(s) #1. Another coordinator follows them.") in out

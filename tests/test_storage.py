@@ -101,5 +101,6 @@ async def test_the_migration_gives_existing_outbox_rows_their_kind_and_subject(
             assert [tuple(row) for row in got] == _OLD_OUTBOX, engine.url
     # Every kind that existed before the migration is covered; the newer ones never had keys to read.
     newer = {OutboxKind.PROPOSAL, OutboxKind.REQUEST, OutboxKind.REQUEST_ANSWER, OutboxKind.FIRST_IN_LINE,
-             OutboxKind.GOAL_PROGRESS, OutboxKind.GOAL_PROGRESSED}
+             OutboxKind.GOAL_PROGRESS, OutboxKind.GOAL_PROGRESSED,
+             OutboxKind.FIT_CHECK, OutboxKind.FIT_ANSWERED, OutboxKind.PULSE, OutboxKind.PULSE_ANSWERED}
     assert {kind for _, kind, _ in _OLD_OUTBOX} == {str(k) for k in OutboxKind} - newer

@@ -18,7 +18,8 @@ from bot.flows import mydata
 from bot.flows.escalation import acknowledge, resolve
 from bot.flows.intro import start_pair
 from bot.flows.membership import MAX_CAPACITY, end_pair
-from bot.flows.report import at_risk_pairs, pair_line
+from bot.flows.health import STATES, State, describe, pair_health
+from bot.flows.report import pair_line
 from bot.messages import Message, Response
 from bot.pairs import LIVE, members_of, pair_in_program
 from bot import zones
@@ -343,35 +344,46 @@ async def unpair(ctx: Ctx, args: Args) -> Response:
 
 
 @feature.command("pairs", access=Access.COORDINATOR,
-                 options=(Arg("at-risk", Kind.FLAG), Arg("all", Kind.FLAG, help="all_pairs"), PROGRAM))
+                 options=(Arg("at-risk", Kind.FLAG), Arg("health", Kind.CHOICE, choices=STATES, choice_prompts="health.state"),
+                          Arg("all", Kind.FLAG, help="all_pairs"), PROGRAM))
 async def pairs(ctx: Ctx, args: Args) -> Response:
-    """`/mentor pairs [--at-risk] [--all]`."""
+    """`/mentor pairs [--at-risk] [--health on-track|attention|at-risk|early] [--all]`."""
     program = await coordinator_program(ctx, args, "pairs")
     if args.words:
         raise UserError("error.no_words", command="pairs")
+    # --at-risk is the older spelling of --health at-risk: the same rule.
+    wanted = State.AT_RISK if "at-risk" in args.flags else args.options.get("health", "").lower() or None
+    if wanted and wanted not in STATES:
+        raise UserError("health.bad_state", value=args.options["health"], states=", ".join(STATES))
     statuses = (*LIVE, PairStatus.ENDED) if "all" in args.flags else LIVE
     rows = list(
         (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(statuses))
                                 .order_by(col(Pair.id)))).all()
     )
-    # A coordinator's own pairs are not listed: their ratings and risk are for the other coordinators.
+    # A coordinator's own pairs are not listed: their ratings, answers and health are for the other coordinators.
     own = await safeguards.own_pair_ids(ctx.session, ctx.me, program)
     hidden = safeguards.hidden_of(p.id for p in rows if p.id in own)
     rows = [p for p in rows if hidden.keeps(p.id)]
-    risky = await at_risk_pairs(ctx.session, ctx.rt, program, hidden)
-    if "at-risk" in args.flags:
-        rows = [p for p in rows if p.id in risky]
+    health = await pair_health(ctx.session, ctx.rt, program, hidden, ctx.now)
+    if wanted:
+        rows = [p for p in rows if p.id in health and health[p.id].state == wanted]
     left_out = [ctx.t("pairs.hidden", pairs=hidden.label())] if hidden.pair_ids else []
     if not rows:
-        if "at-risk" in args.flags:
+        if wanted == State.AT_RISK:
             return Response([Message("\n".join([ctx.t("pairs.none_at_risk", program=program.name), *left_out]))])
+        if wanted:
+            return Response([Message("\n".join([ctx.t("health.none_in_state", program=program.name,
+                                                        state=ctx.t(f"health.state.{wanted}")), *left_out]))])
         if left_out:
             return Response([Message(left_out[0])])
         any_pair = (await ctx.session.exec(select(Pair.id).where(Pair.program_id == program.id).limit(1))).first()
         return ctx.reply("pairs.none_live" if any_pair else "pairs.none", program=program.name)
     lines = [ctx.t("pairs.head", program=program.name, count=len(rows))]
     for p in rows:
-        lines.append(await pair_line(ctx.session, ctx.rt, p, risky.get(p.id)))  # type: ignore[arg-type]
+        state = health.get(p.id)  # type: ignore[arg-type]
+        risk = state.why if state and state.state == State.AT_RISK else None
+        line = await pair_line(ctx.session, ctx.rt, p, risk)
+        lines.append(line + (describe(ctx.rt, state) if state and not risk else ""))
     return Response([Message("\n".join([*lines, *left_out]))])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, time, timedelta
 
 from sqlmodel import col, func, select
@@ -15,10 +15,10 @@ from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import PROGRAM, Access, Feature
 from bot.flows import impact
-from bot.flows.checkin import BAD
+from bot.flows.health import at_risk_pairs, closed_checkins, digest_fields, ratings_by_pair, weekly_snapshot
 from bot.messages import Message, Response
 from bot.outbox import enqueue_rows, outbox_key, outbox_row
-from bot.pairs import LIVE, STARTED, label
+from bot.pairs import STARTED, label
 from bot.periods import zone
 from bot.safeguards import NOTHING_HIDDEN, Hidden
 from storage.models import (
@@ -40,62 +40,6 @@ from storage.models import (
 
 DIGEST_AT = time(9, 0)
 feature = Feature("report")
-
-
-async def _closed_checkins(s: AsyncSession, program: Program,
-                           hidden: Hidden = NOTHING_HIDDEN) -> dict[int, list[Checkin]]:
-    """Answered or missed check-ins per pair, newest first, without the `hidden` pairs."""
-    stmt = (
-        select(Checkin).join(Pair, col(Pair.id) == col(Checkin.pair_id))
-        .where(Pair.program_id == program.id, Checkin.status != CheckinStatus.DUE)
-        .order_by(col(Checkin.due_at).desc())
-    )
-    out: dict[int, list[Checkin]] = defaultdict(list)
-    for c in (await s.exec(stmt)).all():
-        if hidden.keeps(c.pair_id):
-            out[c.pair_id].append(c)
-    return out
-
-
-async def _ratings(s: AsyncSession, program: Program, hidden: Hidden = NOTHING_HIDDEN) -> dict[int, list[int]]:
-    """Ratings per pair, newest first, without the `hidden` pairs."""
-    stmt = (
-        select(Checkin.pair_id, Feedback.rating).join(Checkin, col(Checkin.id) == col(Feedback.checkin_id))
-        .join(Pair, col(Pair.id) == col(Checkin.pair_id)).where(Pair.program_id == program.id)
-        .order_by(col(Feedback.created_at).desc())
-    )
-    out: dict[int, list[int]] = defaultdict(list)
-    for pair_id, rating in (await s.exec(stmt)).all():
-        if hidden.keeps(pair_id):
-            out[pair_id].append(rating)
-    return out
-
-
-async def at_risk_pairs(s: AsyncSession, rt: Runtime, program: Program,
-                        hidden: Hidden = NOTHING_HIDDEN) -> dict[int, str]:
-    """Live pairs that need a coordinator's eye, each with why (none of the `hidden` ones)."""
-    live = [pid for pid in (await s.exec(select(Pair.id).where(Pair.program_id == program.id,
-                                                                 col(Pair.status).in_(LIVE)))).all()
-            if pid and hidden.keeps(pid)]
-    closed, ratings = await _closed_checkins(s, program, hidden), await _ratings(s, program, hidden)
-    open_esc = {
-        pid for pid in (
-            await s.exec(select(Escalation.pair_id).where(Escalation.program_id == program.id,
-                                                          Escalation.status != EscalationStatus.RESOLVED))
-        ).all() if pid
-    }
-    risky: dict[int, str] = {}
-    for pid in live:
-        reasons = []
-        if closed.get(pid) and closed[pid][0].status in BAD:
-            reasons.append(rt.t("risk.last_checkin", outcome=rt.t(f"outcome.{closed[pid][0].status}")))
-        if ratings.get(pid) and ratings[pid][0] <= 2:
-            reasons.append(rt.t("risk.low_rating", rating=ratings[pid][0]))
-        if pid in open_esc:
-            reasons.append(rt.t("risk.open_escalation"))
-        if reasons:
-            risky[pid] = "; ".join(reasons)
-    return risky
 
 
 async def pair_line(s: AsyncSession, rt: Runtime, pair: Pair, risk: str | None) -> str:
@@ -137,10 +81,10 @@ async def report(ctx: Ctx, args: Args) -> Response:
                                                     col(Enrollment.active).is_(True),
                                                     Enrollment.role != Role.COORDINATOR))).all()
     )
-    closed = await _closed_checkins(s, program, hidden)
+    closed = await closed_checkins(s, program, hidden)
     outcomes = Counter(c.status for cs in closed.values() for c in cs)
     total = sum(outcomes.values())
-    ratings = [r for rs in (await _ratings(s, program, hidden)).values() for r in rs]
+    ratings = [r for rs in (await ratings_by_pair(s, program, hidden)).values() for r in rs]
     esc = Counter(
         status for pid, status in (await s.exec(select(Escalation.pair_id, Escalation.status)
                                                 .where(Escalation.program_id == program.id))).all()
@@ -207,6 +151,7 @@ async def _send_digest(s: AsyncSession, rt: Runtime, program: Program, key: str,
     """One digest per destination, each without the pairs its readers are in: a DM leaves out the
     coordinator's own pairs, the shared channel every pair that has a coordinator in it."""
     rows = []
+    health = await weekly_snapshot(s, rt, program, at.date(), now)
     for target in await coordinators.targets(s, program):
         kind, dest = target
         if kind == "channel":
@@ -216,7 +161,8 @@ async def _send_digest(s: AsyncSession, rt: Runtime, program: Program, key: str,
             hidden = await safeguards.hidden_from(s, reader, program) if reader else NOTHING_HIDDEN
         rows.append(outbox_row(kind=OutboxKind.DIGEST, subject_id=program.id, key=coordinators.addressed(key, target),
                                workspace_id=program.workspace_id, program_id=program.id, dest_kind=kind, target=dest,
-                               message=await _digest(s, rt, program, at, hidden), now=now))
+                               message=await _digest(s, rt, program, at, hidden, health_fields=digest_fields(rt, health, hidden)),
+                               now=now))
     await enqueue_rows(s, rows)
 
 
@@ -241,7 +187,8 @@ async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
     return min(times) if times else None
 
 
-async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, hidden: Hidden) -> Message:
+async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, hidden: Hidden,
+                  health_fields: tuple[tuple[str, str], ...] = ()) -> Message:
     since = at - timedelta(days=7)
     # Last week's periods by their (program-local) date: a check-in due this Monday morning, before
     # the digest, belongs to this week, not last.
@@ -273,6 +220,7 @@ async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, 
         (rt.t("digest.rating"), f"{sum(ratings) / len(ratings):.1f}" if ratings else "-"),
         (rt.t("digest.open_escalations"), str(open_esc)),
         (rt.t("digest.at_risk"), ", ".join(f"#{pid}" for pid in sorted(risky)) or "-"),
+        *health_fields,
     )
     if hidden.pair_ids:
         fields = (*fields, (rt.t("digest.hidden"), rt.t("digest.hidden_value", pairs=hidden.label())))

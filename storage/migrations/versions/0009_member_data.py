@@ -1,7 +1,7 @@
 """members' own data: a per-program retention of free-text notes and reports
 
 Revision ID: 0009_member_data
-Revises: 0007_goals
+Revises: 0008_health
 """
 from collections.abc import Sequence
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009_member_data'
-down_revision: str | None = '0007_goals'
+down_revision: str | None = '0008_health'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
