@@ -173,3 +173,19 @@ async def test_a_mentor_who_coordinates_never_sees_his_mentees_answers(run: Scri
         hidden = await safeguards.hidden_from(s, me, program)
         assert await health.health_states(s, bot.rt, program, hidden, bot.clock.now()) == {}
         assert await health.health_states(s, bot.rt, program, health.NOTHING_HIDDEN, bot.clock.now()) == {1: "at-risk"}
+
+
+async def test_pulse_answers_are_in_my_data_and_erased_with_the_person(run: Script, bot: MentorBot) -> None:
+    import json
+
+    from tests.test_flow_mydata import strings_in_database
+
+    await run(PAIRED + "clock 2026-12-30T08:00Z")
+    await run('@alice click 4\n@alice submit note="More code review please"\n@alice /mentor my-data')
+    mine = json.loads(run.console.files[-1].read_bytes())
+    assert {"pair": 1, "pulse_round": 0, "rating": 4, "note": "More code review please"}.items() <= \
+        next(a for a in mine["health"] if "pulse_round" in a).items()
+    await run("@alice /mentor forget-me\n@alice click Erase my data")
+    assert await strings_in_database(bot, ("More code review please",)) == []
+    async with bot.db.transaction() as s:  # the number stays: the quality score is unchanged
+        assert (await health.quality_score(s, 1))[0] == 4.0

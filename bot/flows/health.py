@@ -8,7 +8,7 @@ rematch escalation, never told to the partner."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -20,7 +20,7 @@ from bot.args import as_id, as_int_in
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
 from bot.feature import Feature
-from bot.flows import goals, impact
+from bot.flows import goals, impact, mydata
 from bot.flows.checkin import BAD
 from bot.flows.escalation import raise_escalation
 from bot.messages import Button, Form, FormField, Message, Response
@@ -488,3 +488,30 @@ async def _report_history(session: AsyncSession, program: Program, hidden: Hidde
 
 impact.SOURCES.quality = _report_quality
 impact.SOURCES.health_history = _report_history
+
+
+# --- a person's own answers in my-data, and erased with them ------------------------------------------------
+
+
+async def _my_answers(session: AsyncSession, me: Member) -> list[dict[str, object]]:
+    """my-data: the person's own fit-check and pulse answers (never their partner's)."""
+    fits = (await session.exec(select(FitCheck).where(FitCheck.member_id == me.id).order_by(col(FitCheck.id)))).all()
+    pulses = (await session.exec(select(Pulse).where(Pulse.member_id == me.id).order_by(col(Pulse.id)))).all()
+    return [*({"pair": f.pair_id, "fit_check": f.answer, "answered_at": f.answered_at.isoformat() if f.answered_at
+               else None} for f in fits),
+            *({"pair": p.pair_id, "pulse_round": p.round, "rating": p.rating, "note": p.note,
+               "answered_at": p.answered_at.isoformat() if p.answered_at else None} for p in pulses)]
+
+
+async def _erase_answers(session: AsyncSession, me: Member, scrub: Callable[[str], str]) -> None:
+    """Erasure: the person's pulse notes are blanked (the numbers stay, so the quality score stays right), and
+    their name is taken out of their partners' notes."""
+    for pulse in (await session.exec(select(Pulse).where(Pulse.member_id == me.id))).all():
+        pulse.note = ""
+    theirs = select(Pair.id).where((Pair.member_a_id == me.id) | (Pair.member_b_id == me.id))
+    for pulse in (await session.exec(select(Pulse).where(Pulse.note != "", col(Pulse.pair_id).in_(theirs)))).all():
+        if (cleaned := scrub(pulse.note)) != pulse.note:
+            pulse.note = cleaned
+
+
+mydata.PARTS.append(mydata.DataPart("health", _my_answers, _erase_answers))
