@@ -189,3 +189,8 @@ async def test_pulse_answers_are_in_my_data_and_erased_with_the_person(run: Scri
     assert await strings_in_database(bot, ("More code review please",)) == []
     async with bot.db.transaction() as s:  # the number stays: the quality score is unchanged
         assert (await health.quality_score(s, 1))[0] == 4.0
+
+
+async def test_the_impact_report_says_how_many_pairs_are_in_each_state(run: Script) -> None:
+    out = await run(PAIRED + "clock 2026-12-07T12:00Z\n@alice click We met\n@carol /mentor report --weeks 2")
+    assert "Health now: on track: 1" in out

@@ -128,7 +128,7 @@ async def test_the_report_of_a_scripted_12_week_program(run: Script, bot: Mentor
     # Acknowledged after 2, 4 and 1 hours (median 2); resolved after 24 and 48 (median 36); one opened earlier.
     assert "Escalations opened in these weeks: 3; median 2.0 h to acknowledge, 36.0 h to resolve" in out
     assert "Goals: 0 set, 0 in progress, 0 done, 0 overdue" in out  # goals are wired in (bot/flows/goals.py)
-    assert "Health now: -" in out and "Quality score (pulse survey): -" in out
+    assert "Health now: " in out and "Quality score (pulse survey): -" in out  # no survey answered yet
     assert "Left out" not in out
 
 
@@ -218,12 +218,13 @@ async def test_export_hands_the_coordinator_a_zip_of_csvs(run: Script, bot: Ment
     out, ids = await scripted(run, bot, clock, "@carol /mentor export")
     audit = await rows(bot, AuditLog)
     assert ("(only carol sees) Export of Spring: people.csv 9 rows, pairs.csv 4 rows, checkins.csv 26 rows, "
-            f"ratings.csv 10 rows, escalations.csv 4 rows, audit.csv {len(audit)} rows, goals.csv 0 rows.") in out
+            f"ratings.csv 10 rows, escalations.csv 4 rows, audit.csv {len(audit)} rows, goals.csv 0 rows, "
+            "pulses.csv 0 rows.") in out
     [path] = run.console.files
     assert Path(path).parent.name == "carol"  # the file is carol's only
     files = _zip_of(str(path))
     assert set(files) == {"people.csv", "pairs.csv", "checkins.csv", "ratings.csv", "escalations.csv", "audit.csv",
-                          "goals.csv"}
+                          "goals.csv", "pulses.csv"}
     alice = next(p for p in files["people.csv"] if p["name"] == "alice")
     assert (alice["role"], alice["tz"], alice["interests"], alice["goals"]) == (
         "mentee", "America/New_York", "python,career", "First dev job")
@@ -308,7 +309,7 @@ async def test_goals_quality_and_health_plug_in_through_sources(run: Script, bot
     async def quality(s, program, hidden, weeks):  # type: ignore[no-untyped-def]
         return {weeks[-2]: 4.25}, 4.1
 
-    async def health_now(s, program, hidden):  # type: ignore[no-untyped-def]
+    async def health_now(s, program, hidden, now, rt):  # type: ignore[no-untyped-def]
         return Counter({"on track": 2, "at risk": 1})
 
     async def history(s, program, hidden, since):  # type: ignore[no-untyped-def]

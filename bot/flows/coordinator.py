@@ -21,7 +21,7 @@ from bot.flows.membership import MAX_CAPACITY, end_pair
 from bot.flows.health import STATES, State, describe, pair_health
 from bot.flows.report import pair_line
 from bot.messages import Message, Response
-from bot.pairs import LIVE, members_of, pair_in_program
+from bot.pairs import LIVE, STARTED, members_of, pair_in_program
 from bot import zones
 from bot.periods import WEEKDAYS, parse_hhmm
 from storage.models import (
@@ -355,7 +355,7 @@ async def pairs(ctx: Ctx, args: Args) -> Response:
     wanted = State.AT_RISK if "at-risk" in args.flags else args.options.get("health", "").lower() or None
     if wanted and wanted not in STATES:
         raise UserError("health.bad_state", value=args.options["health"], states=", ".join(STATES))
-    statuses = (*LIVE, PairStatus.ENDED) if "all" in args.flags else LIVE
+    statuses = STARTED if "all" in args.flags else LIVE
     rows = list(
         (await ctx.session.exec(select(Pair).where(Pair.program_id == program.id, col(Pair.status).in_(statuses))
                                 .order_by(col(Pair.id)))).all()

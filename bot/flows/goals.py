@@ -463,19 +463,14 @@ async def _report_counts(session: AsyncSession, program: Program, hidden: Hidden
     return await goal_counts(session, program.id, now)  # type: ignore[arg-type]
 
 
-async def _export_rows(db: Database, program_id: int, hidden: Hidden) -> AsyncIterator[list[list[object]]]:
-    """goals.csv: every goal of the program's pairs the reader may see, a batch at a time."""
-    last = 0
-    while True:
-        async with db.transaction() as s:
-            batch = (await s.exec(select(Goal).join(Pair, col(Pair.id) == col(Goal.pair_id)).where(
-                Pair.program_id == program_id, col(Goal.id) > last).order_by(col(Goal.id)).limit(1000))).all()
-        if not batch:
-            return
-        last = batch[-1].id  # type: ignore[assignment]
-        yield [[g.id, g.pair_id, g.text, g.success, g.target_date.isoformat(), g.status, g.progress,
-                g.created_at.isoformat(), g.closed_at.isoformat() if g.closed_at else ""]
-               for g in batch if hidden.keeps(g.pair_id)]
+def _goal_row(g: Goal) -> list[object]:
+    return [g.id, g.pair_id, g.text, g.success, g.target_date.isoformat(), g.status, g.progress,
+            g.created_at.isoformat(), g.closed_at.isoformat() if g.closed_at else ""]
+
+
+def _export_rows(db: Database, program_id: int, hidden: Hidden) -> AsyncIterator[list[list[object]]]:
+    """goals.csv: every goal of the program's pairs the reader may see."""
+    return impact.pair_rows(db, Goal, program_id, hidden, _goal_row)
 
 
 async def _my_goals(session: AsyncSession, me: Member) -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ rematch escalation, never told to the partner."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,6 +27,7 @@ from bot.messages import Button, Form, FormField, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import LIVE, in_pair, members_of, partner_id
 from bot.safeguards import NOTHING_HIDDEN, Hidden
+from storage.db import Database
 from storage.models import (
     Checkin,
     CheckinStatus,
@@ -481,6 +482,13 @@ async def _report_quality(session: AsyncSession, program: Program, hidden: Hidde
     return {w: sum(v) / len(v) for w, v in by_week.items()}, score
 
 
+async def _report_health_now(session: AsyncSession, program: Program, hidden: Hidden, now: datetime,
+                             rt: Runtime) -> Counter[str]:
+    """The report's "Health now": live pairs by state, as `/mentor pairs` names them."""
+    states = await health_states(session, rt, program, hidden, now)
+    return Counter(rt.t(f"health.state.{state}") for state in states.values())
+
+
 async def _report_history(session: AsyncSession, program: Program, hidden: Hidden,
                           since: date) -> list[tuple[date, Counter[str]]]:
     return [(d, c) for d, c in await states_over_time(session, program.id) if d >= since]  # type: ignore[arg-type]
@@ -488,6 +496,21 @@ async def _report_history(session: AsyncSession, program: Program, hidden: Hidde
 
 impact.SOURCES.quality = _report_quality
 impact.SOURCES.health_history = _report_history
+impact.SOURCES.health_now = _report_health_now
+
+
+def _pulse_row(p: Pulse) -> list[object]:
+    return [p.id, p.pair_id, p.member_id, p.round, p.rating if p.rating is not None else "", p.note,
+            p.answered_at.isoformat() if p.answered_at else ""]
+
+
+def _export_pulses(db: Database, program_id: int, hidden: Hidden) -> AsyncIterator[list[list[object]]]:
+    """pulses.csv: every pulse survey of the program's pairs the reader may see."""
+    return impact.pair_rows(db, Pulse, program_id, hidden, _pulse_row)
+
+
+impact.SOURCES.export_tables.append(("pulses.csv", ("id", "pair", "member", "round", "rating", "note", "answered_at"),
+                                     _export_pulses))
 
 
 # --- a person's own answers in my-data, and erased with them ------------------------------------------------

@@ -71,20 +71,35 @@ class ImpactSources:
 
     goals(session, program, hidden, now) -> {"set": n, "in_progress": n, "done": n, "overdue": n}
     quality(session, program, hidden, weeks) -> ({week Monday: average 1-5}, program quality score or None)
-    health_now(session, program, hidden) -> Counter of pairs by health-state label, as shown
+    health_now(session, program, hidden, now, rt) -> Counter of pairs by health-state label, as shown
     health_history(session, program, hidden, since) -> [(day, Counter by health-state label)], oldest first
     export_tables: [(file name, header, rows(db, program_id, hidden) yielding batches of rows)]"""
 
     goals: Callable[[AsyncSession, Program, Hidden, datetime], Awaitable[dict[str, int]]] | None = None
     quality: Callable[[AsyncSession, Program, Hidden, list[date]],
                       Awaitable[tuple[dict[date, float], float | None]]] | None = None
-    health_now: Callable[[AsyncSession, Program, Hidden], Awaitable[Counter[str]]] | None = None
+    health_now: Callable[[AsyncSession, Program, Hidden, datetime, Runtime], Awaitable[Counter[str]]] | None = None
     health_history: Callable[[AsyncSession, Program, Hidden, date],
                              Awaitable[list[tuple[date, Counter[str]]]]] | None = None
     export_tables: list[tuple[str, tuple[str, ...], ExportRows]] = field(default_factory=list)
 
 
 SOURCES = ImpactSources()
+
+
+async def pair_rows(db: Database, model: Any, program_id: int, hidden: Hidden,
+                    row: Callable[[Any], list[object]]) -> AsyncIterator[list[list[object]]]:
+    """For an export table of rows that belong to a pair (goals, pulses): the program's rows the reader may
+    see, as `row` writes them, 1,000 a transaction, walked by id."""
+    last = 0
+    while True:
+        async with db.transaction() as s:
+            batch = (await s.exec(select(model).join(Pair, col(Pair.id) == model.pair_id).where(
+                Pair.program_id == program_id, model.id > last).order_by(model.id).limit(1000))).all()
+        if not batch:
+            return
+        last = batch[-1].id
+        yield [row(x) for x in batch if hidden.keeps(x.pair_id)]
 
 
 # --- the figures ---------------------------------------------------------------------------------------
@@ -111,11 +126,11 @@ def _not_hidden(column: Any, hidden: Hidden) -> tuple[Any, ...]:
     return (col(column).not_in(hidden.pair_ids),) if hidden.pair_ids else ()
 
 
-async def figures(db: Database, program: Program, now: datetime, count: int, hidden: Hidden,
+async def figures(rt: Runtime, program: Program, now: datetime, count: int, hidden: Hidden,
                   sources: ImpactSources | None = None) -> Figures:
     """The impact figures of the `count` weeks ending with this one (in the program's zone). Each query is its
     own short transaction, so SQLite's one writer is free between them and other events are answered."""
-    sources = sources or SOURCES
+    sources, db = sources or SOURCES, rt.db
 
     async def rows(stmt: Any) -> list[Any]:
         async with db.transaction() as s:
@@ -167,7 +182,7 @@ async def figures(db: Database, program: Program, now: datetime, count: int, hid
         resolve_hours=fig.median_hours(done - opened for opened, _, done in esc if done),
         escalations=len(esc),
         goals=await plugged(sources.goals, now) if sources.goals else None, quality=quality,
-        health=await plugged(sources.health_now) if sources.health_now else None,
+        health=await plugged(sources.health_now, now, rt) if sources.health_now else None,
     )
 
 
@@ -251,7 +266,7 @@ async def impact_report(ctx: Ctx, program: Program, weeks: int, chart: bool) -> 
     rt, now = ctx.rt, ctx.now
 
     async def work() -> Response:
-        f = await figures(rt.db, program, now, weeks, hidden)
+        f = await figures(rt, program, now, weeks, hidden)
         message = render(rt, program, f, now, hidden)
         if not chart:
             return Response([message])
