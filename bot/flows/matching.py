@@ -314,8 +314,10 @@ async def _proposed_pair(ctx: Ctx, value: str) -> tuple[Pair, Proposal, Program]
 
 async def _decided(ctx: Ctx, proposal: Proposal) -> None:
     """After a decision: close the proposal when nothing is pending (telling who is first in line), and refresh it."""
-    pairs = await _pairs_of(ctx.session, proposal)
-    if proposal.status == ProposalStatus.OPEN and all(p.status != PairStatus.PROPOSED for p in pairs):
+    # Only whether one is still pending: _refresh reads the pairs once more, to draw the message.
+    pending = (await ctx.session.exec(select(Pair.id).where(
+        Pair.proposal_id == proposal.id, Pair.status == PairStatus.PROPOSED).limit(1))).first()
+    if proposal.status == ProposalStatus.OPEN and pending is None:
         proposal.status, proposal.closed_at = ProposalStatus.CLOSED, ctx.now
         await _tell_first_in_line(ctx, proposal)
     await _refresh(ctx, proposal)
