@@ -41,7 +41,7 @@ class MentorBot:
         self.rt = Runtime(db, default_tz, lang, REGISTRY.after_met)
         self.clock = clock
         self.messengers: dict[str, Messenger] = {}
-        self.deliverer = Deliverer(db, self.messengers, self._delivery_failed)
+        self.deliverer = Deliverer(db, self.messengers, self._delivery_failed, clock.now)
         self._handled_listeners: list[Callable[[], None]] = []
 
     @property
@@ -160,7 +160,7 @@ class MentorBot:
 
     async def deliver(self) -> int:
         """Send every outbox row that is due; returns how many went out."""
-        return await self.deliverer.deliver_due(self.clock.now())
+        return await self.deliverer.deliver_due()
 
     async def tick(self) -> None:
         await self.run_sweeps()

@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
+from bot import metrics
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Messenger
 from storage.db import Database
@@ -21,13 +23,13 @@ from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspac
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# A batch still sending when less than this is left of its lease extends it (at its next recorded send), so a
+# paced run of any length keeps its rows; a process that stops making progress loses them after LEASE.
+RENEW_BEFORE = LEASE / 2
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = 30.0  # seconds; doubles per attempt
 MAX_BACKOFF = 3600.0
 EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to be sent
-# A platform's pacing can stretch a weekly fan-out over many minutes. Direct messages (ratings,
-# replies to a click) and edits (an answered nudge) go ahead of it, one batch at most behind.
-_URGENT_FIRST = case((or_(col(Outbox.edits_key).is_not(None), col(Outbox.dest_kind) == "user"), 0), else_=1)
 
 
 @dataclass
@@ -39,6 +41,17 @@ class _Job:
     result: Delivered | None = None
     error: DeliveryError | None = None
     wait: bool = False  # not sent yet, not an attempt: try again shortly
+    finished_at: datetime | None = None  # the clock when the platform answered
+    recorded: bool = False
+    lost: bool = False  # our lease ran out and another replica holds the row now: not ours to send
+
+
+@dataclass
+class _Batch:
+    """One claim: its jobs and the lease they hold (its value tells our claim from a later one)."""
+
+    jobs: list[_Job]
+    lease_until: datetime
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -47,32 +60,84 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=min(BASE_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF))
 
 
+class _Recorder:
+    """Write-behind recording: whatever sends finished since the last flush go in one transaction, and the
+    next flush starts as soon as one ends, so an accepted send is on disk a few milliseconds after it returns."""
+
+    def __init__(self, flush: Callable[[list[_Job]], Awaitable[None]]) -> None:
+        self._flush = flush
+        self._waiting: list[tuple[_Job, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, job: _Job) -> None:
+        """Queue a finished job; returns once it is committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        while self._waiting:
+            flushing, self._waiting = self._waiting, []
+            try:
+                await self._flush([job for job, _ in flushing])
+            except BaseException as exc:
+                for _, done in flushing + self._waiting:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                self._waiting = []
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            for _, done in flushing:
+                if not done.done():
+                    done.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait for the flush in progress (a cancelled run still records what was sent)."""
+        if self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+
 class Deliverer:
-    """Sends due outbox rows. Safe to run in several tasks or processes at once: rows are leased."""
+    """Sends due outbox rows. Safe to run in several tasks or processes at once: rows are leased.
+    Every time it stores (a lease, a send, a back-off) is read from `clock` at that moment."""
 
     def __init__(
         self,
         db: Database,
         messengers: dict[str, Messenger],
         on_failure: Callable[[AsyncSession, Outbox, datetime], Awaitable[None]],
+        clock: Callable[[], datetime],
         concurrency: int = 16,
     ) -> None:
         self.db = db
         self.messengers = messengers
         self.on_failure = on_failure
+        self.clock = clock
         self.concurrency = concurrency
 
-    async def deliver_due(self, now: datetime, batch: int = 100) -> int:
-        """Send everything due at `now`; returns how many rows were sent."""
+    async def deliver_due(self, batch: int = 100) -> int:
+        """Send everything due; returns how many rows were sent."""
         sent = 0
         while True:
-            jobs = await self._claim(now, batch)
-            if not jobs:
+            claimed, done = await self.deliver_batch(batch)
+            sent += done
+            if claimed < batch:
                 return sent
-            await self._send_all(jobs)
-            sent += await self._record(jobs, now)
-            if len(jobs) < batch:
-                return sent
+
+    async def deliver_batch(self, batch: int = 100) -> tuple[int, int]:
+        """Claim up to `batch` due rows and send them; returns (rows claimed, rows sent)."""
+        claimed = await self._claim(batch)
+        if claimed is None:
+            return 0, 0
+        recorder = _Recorder(lambda jobs: self._record(jobs, claimed))
+        try:
+            await self._send_all(claimed.jobs, recorder)
+        finally:
+            await recorder.drain()
+        return len(claimed.jobs), sum(1 for job in claimed.jobs if job.result is not None and job.recorded)
 
     def _ours(self) -> list[ColumnElement[bool]]:
         # A process running only some adapters leaves the other platforms' rows to theirs.
@@ -86,29 +151,40 @@ class Deliverer:
             stmt = select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING, *self._ours())
             return (await s.exec(stmt.order_by(col(Outbox.next_attempt_at)).limit(1))).first()
 
-    async def _claim(self, now: datetime, batch: int) -> list[_Job]:
+    def claim_query(self, now: datetime, batch: int) -> SelectOfScalar[Outbox]:
+        """The next rows to send: due, not leased, urgent first, then oldest, read in ix_outbox_claim's order."""
+        due: ColumnElement[bool] = col(Outbox.next_attempt_at) <= now
+        if self.db.dialect == "sqlite":
+            # Without statistics SQLite's planner would read (status, next_attempt_at) and sort every due row
+            # for the LIMIT. likely() changes nothing in the result but keeps that term off the index, so the
+            # planner reads ix_outbox_claim in order and stops at the batch. PostgreSQL chooses it by itself.
+            due = func.likely(due)
+        return (
+            select(Outbox)
+            .where(
+                Outbox.status == OutboxStatus.PENDING,
+                due,
+                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+                *self._ours(),
+            )
+            .order_by(col(Outbox.status), col(Outbox.priority), col(Outbox.id))
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+
+    async def _claim(self, batch: int) -> _Batch | None:
         if not self.messengers:
-            return []
+            return None
         async with self.db.transaction() as s:
-            stmt = (
-                select(Outbox)
-                .where(
-                    Outbox.status == OutboxStatus.PENDING,
-                    Outbox.next_attempt_at <= now,
-                    or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-                    *self._ours(),
-                )
-                .order_by(_URGENT_FIRST, col(Outbox.id))
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-            rows = list((await s.exec(stmt)).all())
+            now = self.clock()
+            rows = list((await s.exec(self.claim_query(now, batch))).all())
             if not rows:
-                return []
+                return None
+            lease = now + LEASE
             await s.exec(
-                update(Outbox).where(col(Outbox.id).in_([r.id for r in rows])).values(claimed_until=now + LEASE)
+                update(Outbox).where(col(Outbox.id).in_([r.id for r in rows])).values(claimed_until=lease)
             )
-            return await self._jobs(s, rows)
+            return _Batch(await self._jobs(s, rows), lease)
 
     async def _jobs(self, s: AsyncSession, rows: list[Outbox]) -> list[_Job]:
         ws_ids = {r.workspace_id for r in rows}
@@ -149,27 +225,32 @@ class Deliverer:
             jobs.append(job)
         return jobs
 
-    async def _send_all(self, jobs: list[_Job]) -> None:
-        # Rows for one destination go in order (an intro opens the conversation the nudge uses);
+    async def _send_all(self, jobs: list[_Job], recorder: _Recorder) -> None:
+        # Rows for one destination go in order (an intro opens the conversation the nudge uses), each recorded
+        # before the next is sent, so a crash repeats at most the one message per destination in flight;
         # different destinations go in parallel, bounded.
         groups: dict[tuple[str, str, str], list[_Job]] = defaultdict(list)
         for job in jobs:
             groups[(job.dest.kind, job.dest.workspace, job.row.target)].append(job)
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def run(group: list[_Job]) -> None:
+        async def run(group: list[_Job]) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
             async with gate:
                 conversation: str | None = None
                 for job in group:
-                    if job.wait:
+                    if job.lost:
                         continue
-                    if conversation and job.dest.ref is None:
-                        job.dest = replace(job.dest, ref=conversation)
-                    await self._send_one(job)
-                    if job.result and job.result.conversation_ref:
-                        conversation = job.result.conversation_ref
+                    if not job.wait:
+                        if conversation and job.dest.ref is None:
+                            job.dest = replace(job.dest, ref=conversation)
+                        await self._send_one(job)
+                        if job.result and job.result.conversation_ref:
+                            conversation = job.result.conversation_ref
+                    await recorder.record(job)
 
-        await asyncio.gather(*(run(g) for g in groups.values()))
+        async with asyncio.TaskGroup() as tasks:
+            for group in groups.values():
+                tasks.create_task(run(group))
 
     async def _send_one(self, job: _Job) -> None:
         message = Message.from_dict(job.row.payload)
@@ -184,12 +265,15 @@ class Deliverer:
         except Exception as exc:  # a messenger bug must not stop the other rows
             log.exception("messenger failed on outbox row %s", job.row.key)
             job.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
+        job.finished_at = self.clock()
 
-    async def _record(self, jobs: list[_Job], now: datetime) -> int:
+    async def _record(self, jobs: list[_Job], batch: _Batch) -> None:
+        """One transaction for the jobs finished since the last flush; extends the batch's lease when due."""
         done: list[dict[str, object]] = []
         later: list[dict[str, object]] = []
         conversations: dict[int, str] = {}
         failed: list[_Job] = []
+        now = self.clock()
         for job in jobs:
             row = job.row
             if job.wait:
@@ -201,7 +285,7 @@ class Deliverer:
                         "id": row.id,
                         "claimed_until": None,
                         "status": OutboxStatus.SENT,
-                        "sent_at": now,
+                        "sent_at": job.finished_at or now,
                         "message_ref": job.result.message_ref,
                         "conversation_ref": conversation,
                         "last_error": None,
@@ -211,6 +295,10 @@ class Deliverer:
                     conversations[int(row.target)] = job.result.conversation_ref
             else:
                 failed.append(job)
+        finishing = {id(job) for job in jobs}
+        unsent = [j.row.id for j in batch.jobs if not j.recorded and id(j) not in finishing]
+        renew = bool(unsent) and batch.lease_until - now < RENEW_BEFORE
+        kept: set[int] = set()
         async with self.db.transaction() as s:
             for updates in (done, later):
                 if updates:
@@ -221,7 +309,22 @@ class Deliverer:
                 )
             for job in failed:
                 await self._record_failure(s, job, now)
-        return len(done)
+            if renew:
+                # Only rows still under our lease: one that expired may already be another replica's.
+                lease = now + LEASE
+                kept = set((await s.exec(update(Outbox).where(
+                    col(Outbox.id).in_(unsent), col(Outbox.claimed_until) == batch.lease_until,
+                    Outbox.status == OutboxStatus.PENDING,
+                ).values(claimed_until=lease).returning(col(Outbox.id)))).scalars())
+        if renew:
+            batch.lease_until = lease
+            for job in batch.jobs:
+                if job.row.id in unsent and job.row.id not in kept:
+                    job.lost = True
+        for job in jobs:
+            job.recorded = True
+            if job.result is not None and not job.wait:
+                metrics.sent(job.messenger.platform, job.row.kind)
 
     async def _record_failure(self, s: AsyncSession, job: _Job, now: datetime) -> None:
         row = await s.get(Outbox, job.row.id)
@@ -236,7 +339,9 @@ class Deliverer:
         if job.error.retryable and row.attempts < MAX_ATTEMPTS:
             row.next_attempt_at = now + backoff(row.attempts, job.error.retry_after)
             log.warning("send %s failed (attempt %d): %s", row.key, row.attempts, job.error.reason)
+            metrics.retried(job.messenger.platform, job.error.reason)
             return
         row.status = OutboxStatus.FAILED
+        metrics.failed(job.messenger.platform, job.error.reason)
         log.error("send %s failed for good: %s", row.key, job.error.reason)
         await self.on_failure(s, row, now)

@@ -18,6 +18,14 @@ def outbox_key(kind: OutboxKind, subject_id: int | None, *details: object) -> st
     return ":".join([str(kind), str(subject_id), *map(str, details)])
 
 
+URGENT, FAN_OUT = 0, 1  # Outbox.priority: the deliverer claims lower first
+
+
+def priority_of(dest_kind: str, edits_key: str | None) -> int:
+    """Direct messages (ratings, replies to a click) and edits (an answered nudge) go ahead of a fan-out."""
+    return URGENT if edits_key is not None or dest_kind == "user" else FAN_OUT
+
+
 def outbox_row(
     *,
     kind: OutboxKind,
@@ -44,6 +52,7 @@ def outbox_row(
         "payload": message.to_dict(),
         "edits_key": edits_key,
         "status": OutboxStatus.PENDING,
+        "priority": priority_of(dest_kind, edits_key),
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -395,8 +395,11 @@ class Escalation(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
+    # ix_outbox_claim serves the deliverer's claim (pending rows, urgent first, then in order) straight from
+    # the index, so claiming costs the same however many rows wait; ix_outbox_status_next serves next_due.
     __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),
-                      sa.Index("ix_outbox_kind_subject", "kind", "subject_id"))
+                      sa.Index("ix_outbox_kind_subject", "kind", "subject_id"),
+                      sa.Index("ix_outbox_claim", "status", "priority", "id"))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # idempotency only: what a row is, is kind + subject_id
     kind: str = Field(max_length=32)  # an OutboxKind
@@ -410,6 +413,8 @@ class Outbox(SQLModel, table=True):
     # When set, this row edits the message another row (by key) sent instead of posting anew.
     edits_key: str | None = Field(default=None, max_length=200)
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    # 0 goes first (edits and direct messages, bot.outbox.priority_of), 1 is the rest (a fan-out).
+    priority: int = Field(default=1, sa_type=sa.SmallInteger, sa_column_kwargs={"server_default": "1"})
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -434,3 +439,11 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     detail: str = Field(default="", max_length=2000)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SendSlot(SQLModel, table=True):
+    """A platform budget's next free moment (seconds on the pacer's clock), shared by every replica."""
+
+    __tablename__ = "send_slot"
+    key: str = Field(primary_key=True, max_length=200)
+    next_at: float

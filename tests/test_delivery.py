@@ -267,7 +267,7 @@ async def test_direct_messages_and_edits_go_ahead_of_a_queued_fan_out(
     async with db.transaction() as s:
         await enqueue(s, kind=OutboxKind.RESUMED, subject_id=1, key="late-dm", workspace_id=1, dest_kind="user",
                       target=1, message=Message("hi"), now=clock.now())
-    await bot.deliverer.deliver_due(clock.now(), batch=1)
+    await bot.deliverer.deliver_due(batch=1)
     assert recorder.keys()[0] == "late-dm"
     assert sorted(recorder.keys("nudge:")) == ["nudge:1:2026-12-07", "nudge:2:2026-12-07"]
 
