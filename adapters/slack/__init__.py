@@ -6,6 +6,7 @@ from adapters.platform import Platform
 from adapters.slack.people import open_people
 from adapters.slack.app import SlackAdapter
 from adapters.slack.doctor import doctor
+from adapters.slack.pacing import shared_pacer
 from adapters.slack.server import serve_http, serve_socket_mode
 from adapters.slack.settings import SlackSettings, load
 from bot.core import MentorBot
@@ -13,7 +14,8 @@ from bot.core import MentorBot
 
 async def serve(bot: MentorBot, settings: SlackSettings) -> None:
     """Register the Slack messenger on the bot, then serve HTTP or Socket Mode until cancelled."""
-    adapter = SlackAdapter(bot, settings)
+    # Replicas on one database share Slack's budget instead of each spending all of it.
+    adapter = SlackAdapter(bot, settings, pacer=shared_pacer(bot.db, settings.slack_bot_token))
     bot.add_messenger(adapter.messenger)
     try:
         if settings.slack_app_token:

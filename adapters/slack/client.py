@@ -63,7 +63,7 @@ class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
             raise error  # type: ignore[misc]
         wait = retry_after(response.headers)
         method = request.url.rstrip("/").rsplit("/", 1)[-1]
-        self.pacer.back_off(method, DEFAULT_RETRY_AFTER if wait is None else wait)
+        await self.pacer.back_off(method, DEFAULT_RETRY_AFTER if wait is None else wait)
         state.next_attempt_requested = True
         await self.pacer.wait(method)
         state.increment_current_attempt()

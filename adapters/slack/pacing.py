@@ -6,8 +6,12 @@ without awaiting in between, so concurrent senders queue up instead of bursting 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
+
+from bot.send_slots import DatabaseSlots, MemorySlots, Slots
+from storage.db import Database
 
 # Calls per minute per workspace (Slack's "Web API Tier 3/4"; chat.postMessage is a special tier:
 # about one a second per conversation and "several hundred a minute" per workspace, of which we use 300).
@@ -26,8 +30,16 @@ PER_CONVERSATION_SECONDS = 1.0
 BURST = 3
 
 
+def shared_pacer(db: Database, bot_token: str) -> Pacer:
+    """The pacer `mentorbot run` uses: reservations in the database on wall time, so every replica with this
+    token draws on one budget. The scope is a digest of the token (never the token): one budget per app install."""
+    scope = "slack:" + hashlib.sha256(bot_token.encode()).hexdigest()[:16]
+    return Pacer(monotonic=time.time, slots=DatabaseSlots(db, scope))
+
+
 class Pacer:
-    """Waits before a call until Slack's limits allow it. Time functions are injected for tests and benches."""
+    """Waits before a call until Slack's limits allow it. Time functions are injected for tests and benches; the
+    reservations too: in memory by default, shared through the database (bot.send_slots) when replicas run."""
 
     def __init__(
         self,
@@ -35,24 +47,21 @@ class Pacer:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        slots: Slots | None = None,
     ) -> None:
         self.per_minute = PER_MINUTE if per_minute is None else per_minute
         self.monotonic = monotonic
         self.sleep = sleep
-        # key -> its theoretical next call time; a key that is ahead of now by more than its burst waits
-        self._due: dict[str, float] = {}
+        self.slots: Slots = slots or MemorySlots()
 
-    def _reserve(self, method: str, conversation: str | None) -> float:
+    async def reserve(self, method: str, conversation: str | None) -> float:
         """Book the next slot for this call (a GCRA per key); returns how long to wait for it."""
         now = self.monotonic()
         interval, tolerance = self._method_spacing(method)
         keys = [(method, interval, tolerance)]  # key, interval, burst tolerance
         if conversation and method == "chat.postMessage":
             keys.append((f"conversation:{conversation}", PER_CONVERSATION_SECONDS, 0.0))
-        slot = max([now] + [self._due.get(key, now) - burst for key, _, burst in keys])
-        for key, step, _ in keys:
-            self._due[key] = max(self._due.get(key, slot), slot) + step
-        return slot - now
+        return await self.slots.reserve(keys, now) - now
 
     def _method_spacing(self, method: str) -> tuple[float, float]:
         rate = self.per_minute.get(method)
@@ -61,11 +70,10 @@ class Pacer:
 
     async def wait(self, method: str, conversation: str | None = None) -> None:
         """Return when a call to `method` (posting into `conversation`) is within the limits."""
-        delay = self._reserve(method, conversation)
+        delay = await self.reserve(method, conversation)
         if delay > 0:
             await self.sleep(delay)
 
-    def back_off(self, method: str, seconds: float) -> None:
-        """Slack said Retry-After: no call to this method before then."""
-        until = self.monotonic() + seconds + self._method_spacing(method)[1]
-        self._due[method] = max(self._due.get(method, until), until)
+    async def back_off(self, method: str, seconds: float) -> None:
+        """Slack said Retry-After: no call to this method before then (on every replica sharing the slots)."""
+        await self.slots.defer(method, self.monotonic() + seconds + self._method_spacing(method)[1])

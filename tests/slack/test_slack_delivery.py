@@ -110,6 +110,6 @@ async def test_a_method_tier_allows_a_burst_then_its_rate() -> None:
         await pacer.wait("conversations.open")
         starts.append(t.now - 1000)
     assert starts == [0, 0, 0, 1, 2, 3, 4, 5]
-    pacer.back_off("conversations.open", 30)
+    await pacer.back_off("conversations.open", 30)
     await pacer.wait("conversations.open")
     assert t.now - 1000 >= 5 + 30
