@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, update
@@ -23,8 +23,8 @@ from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspac
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-# A batch still sending when less than this is left of its lease extends it (at its next recorded send), so a
-# paced run of any length keeps its rows; a process that stops making progress loses them after LEASE.
+# A batch still sending extends its lease before a send once less than this is left, so a paced run of any length
+# keeps its rows; a process that stops making progress loses them after LEASE.
 RENEW_BEFORE = LEASE / 2
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = 30.0  # seconds; doubles per attempt
@@ -52,6 +52,7 @@ class _Batch:
 
     jobs: list[_Job]
     lease_until: datetime
+    renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -132,9 +133,9 @@ class Deliverer:
         claimed = await self._claim(batch)
         if claimed is None:
             return 0, 0
-        recorder = _Recorder(lambda jobs: self._record(jobs, claimed))
+        recorder = _Recorder(self._record)
         try:
-            await self._send_all(claimed.jobs, recorder)
+            await self._send_all(claimed, recorder)
         finally:
             await recorder.drain()
         return len(claimed.jobs), sum(1 for job in claimed.jobs if job.result is not None and job.recorded)
@@ -190,26 +191,30 @@ class Deliverer:
         ws_ids = {r.workspace_id for r in rows}
         workspaces = {w.id: w for w in (await s.exec(select(Workspace).where(col(Workspace.id).in_(ws_ids)))).all()}
         pair_ids = {int(r.target) for r in rows if r.dest_kind == "pair"}
-        pairs = {p.id: p for p in (await s.exec(select(Pair).where(col(Pair.id).in_(pair_ids)))).all()}
+        # Plain columns, not ORM objects: a batch needs a handful of fields from each pair and member.
+        pairs = {p.id: p for p in (await s.exec(select(  # type: ignore[call-overload]
+            Pair.id, Pair.program_id, Pair.member_a_id, Pair.member_b_id, Pair.conversation_ref,
+        ).where(col(Pair.id).in_(pair_ids)))).all()} if pair_ids else {}
         program_ids = {p.program_id for p in pairs.values()}
         homes = dict((await s.exec(select(Program.id, Program.pairs_channel_ref)
-                                   .where(col(Program.id).in_(program_ids)))).all())
+                                   .where(col(Program.id).in_(program_ids)))).all()) if program_ids else {}
         member_ids = {int(r.target) for r in rows if r.dest_kind == "user"}
         member_ids |= {p.member_a_id for p in pairs.values()} | {p.member_b_id for p in pairs.values()}
-        members = {m.id: m for m in (await s.exec(select(Member).where(col(Member.id).in_(member_ids)))).all()}
+        members = dict((await s.exec(select(Member.id, Member.external_id)
+                                     .where(col(Member.id).in_(member_ids)))).all()) if member_ids else {}
         edited_keys = {r.edits_key for r in rows if r.edits_key}
         edited = {
             o.key: o for o in (await s.exec(select(Outbox).where(col(Outbox.key).in_(edited_keys)))).all()
-        }
+        } if edited_keys else {}
         jobs = []
         for row in rows:
             ws = workspaces[row.workspace_id]
             messenger = self.messengers[ws.platform]
             if row.dest_kind == "user":
-                dest = Destination("user", ws.external_id, members[int(row.target)].external_id)
+                dest = Destination("user", ws.external_id, members[int(row.target)])
             elif row.dest_kind == "pair":
                 pair = pairs[int(row.target)]
-                ext = (members[pair.member_a_id].external_id, members[pair.member_b_id].external_id)
+                ext = (members[pair.member_a_id], members[pair.member_b_id])
                 dest = Destination("pair", ws.external_id, pair.conversation_ref, ext, homes.get(pair.program_id))
             else:
                 dest = Destination("channel", ws.external_id, row.target)
@@ -225,28 +230,31 @@ class Deliverer:
             jobs.append(job)
         return jobs
 
-    async def _send_all(self, jobs: list[_Job], recorder: _Recorder) -> None:
+    async def _send_all(self, batch: _Batch, recorder: _Recorder) -> None:
         # Rows for one destination go in order (an intro opens the conversation the nudge uses), each recorded
         # before the next is sent, so a crash repeats at most the one message per destination in flight;
         # different destinations go in parallel, bounded.
         groups: dict[tuple[str, str, str], list[_Job]] = defaultdict(list)
-        for job in jobs:
+        for job in batch.jobs:
             groups[(job.dest.kind, job.dest.workspace, job.row.target)].append(job)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def run(group: list[_Job]) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
-            async with gate:
-                conversation: str | None = None
-                for job in group:
-                    if job.lost:
-                        continue
-                    if not job.wait:
-                        if conversation and job.dest.ref is None:
-                            job.dest = replace(job.dest, ref=conversation)
+            conversation: str | None = None
+            for job in group:
+                if job.lost:
+                    continue
+                if not job.wait:
+                    if conversation and job.dest.ref is None:
+                        job.dest = replace(job.dest, ref=conversation)
+                    async with gate:  # bounds the calls in flight; waiting for the record leaves room for others
+                        await self._keep_lease(batch)
+                        if job.lost:
+                            continue
                         await self._send_one(job)
-                        if job.result and job.result.conversation_ref:
-                            conversation = job.result.conversation_ref
-                    await recorder.record(job)
+                    if job.result and job.result.conversation_ref:
+                        conversation = job.result.conversation_ref
+                await recorder.record(job)
 
         async with asyncio.TaskGroup() as tasks:
             for group in groups.values():
@@ -267,8 +275,32 @@ class Deliverer:
             job.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
         job.finished_at = self.clock()
 
-    async def _record(self, jobs: list[_Job], batch: _Batch) -> None:
-        """One transaction for the jobs finished since the last flush; extends the batch's lease when due."""
+    async def _keep_lease(self, batch: _Batch) -> None:
+        """Before a send: a lease less than half left is extended first (one renewal at a time per batch)."""
+        if batch.lease_until - self.clock() >= RENEW_BEFORE:
+            return
+        async with batch.renewing:
+            if batch.lease_until - self.clock() < RENEW_BEFORE:
+                await self._renew(batch)
+
+    async def _renew(self, batch: _Batch) -> None:
+        """Extend the lease of the batch's rows not yet recorded; rows another replica took meanwhile are dropped."""
+        now = self.clock()
+        unsent = [j.row.id for j in batch.jobs if not j.recorded and not j.lost]
+        lease = now + LEASE
+        async with self.db.transaction() as s:
+            # Only rows still under our lease: one that ran out may be another replica's now.
+            kept = set((await s.exec(update(Outbox).where(
+                col(Outbox.id).in_(unsent), col(Outbox.claimed_until) == batch.lease_until,
+                Outbox.status == OutboxStatus.PENDING,
+            ).values(claimed_until=lease).returning(col(Outbox.id)))).scalars())
+        batch.lease_until = lease
+        for job in batch.jobs:
+            if job.row.id in unsent and job.row.id not in kept:
+                job.lost = True
+
+    async def _record(self, jobs: list[_Job]) -> None:
+        """One transaction for the jobs finished since the last flush."""
         done: list[dict[str, object]] = []
         later: list[dict[str, object]] = []
         conversations: dict[int, str] = {}
@@ -295,10 +327,6 @@ class Deliverer:
                     conversations[int(row.target)] = job.result.conversation_ref
             else:
                 failed.append(job)
-        finishing = {id(job) for job in jobs}
-        unsent = [j.row.id for j in batch.jobs if not j.recorded and id(j) not in finishing]
-        renew = bool(unsent) and batch.lease_until - now < RENEW_BEFORE
-        kept: set[int] = set()
         async with self.db.transaction() as s:
             for updates in (done, later):
                 if updates:
@@ -309,18 +337,6 @@ class Deliverer:
                 )
             for job in failed:
                 await self._record_failure(s, job, now)
-            if renew:
-                # Only rows still under our lease: one that expired may already be another replica's.
-                lease = now + LEASE
-                kept = set((await s.exec(update(Outbox).where(
-                    col(Outbox.id).in_(unsent), col(Outbox.claimed_until) == batch.lease_until,
-                    Outbox.status == OutboxStatus.PENDING,
-                ).values(claimed_until=lease).returning(col(Outbox.id)))).scalars())
-        if renew:
-            batch.lease_until = lease
-            for job in batch.jobs:
-                if job.row.id in unsent and job.row.id not in kept:
-                    job.lost = True
         for job in jobs:
             job.recorded = True
             if job.result is not None and not job.wait:
