@@ -272,7 +272,7 @@ class Deliverer:
             job.error = exc
         except Exception as exc:  # a messenger bug must not stop the other rows
             log.exception("messenger failed on outbox row %s", job.row.key)
-            job.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
+            job.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True, code=type(exc).__name__)
         job.finished_at = self.clock()
 
     async def _keep_lease(self, batch: _Batch) -> None:
@@ -355,9 +355,9 @@ class Deliverer:
         if job.error.retryable and row.attempts < MAX_ATTEMPTS:
             row.next_attempt_at = now + backoff(row.attempts, job.error.retry_after)
             log.warning("send %s failed (attempt %d): %s", row.key, row.attempts, job.error.reason)
-            metrics.retried(job.messenger.platform, job.error.reason)
+            metrics.retried(job.messenger.platform, job.error.code or job.error.reason)
             return
         row.status = OutboxStatus.FAILED
-        metrics.failed(job.messenger.platform, job.error.reason)
+        metrics.failed(job.messenger.platform, job.error.code or job.error.reason)
         log.error("send %s failed for good: %s", row.key, job.error.reason)
         await self.on_failure(s, row, now)

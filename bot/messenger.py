@@ -41,11 +41,12 @@ class Profile:
 class DeliveryError(Exception):
     """A send failed. `retryable` says whether trying again later can help; `conversation_ref` names a
     pair's conversation the messenger opened before failing, so the retry posts there instead of
-    opening another."""
+    opening another. `code` is the platform's short error code, for metrics labels (the reason is a sentence)."""
 
     def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None,
-                 conversation_ref: str | None = None) -> None:
+                 conversation_ref: str | None = None, code: str | None = None) -> None:
         super().__init__(reason)
+        self.code = code
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after

@@ -222,3 +222,28 @@ async def test_urgent_rows_go_first_however_long_the_queue(db: Database, clock: 
     await deliverer(db, clock, platform).deliver_due(batch=10)
     assert platform.keys()[:6] == [f"digest:{i}" for i in range(0, 300, 50)]
     assert len(platform.keys()) == 300
+
+
+async def test_retries_and_failures_are_counted_by_the_platforms_error_code(db: Database, clock: ManualClock) -> None:
+    from bot.messenger import DeliveryError
+
+    def sample(name: str, reason: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, {"platform": "console", "reason": reason}) or 0
+
+    await queue_posts(db, clock, 2)
+    platform = RecordingMessenger()
+
+    def refuse(dest: Destination, key: str) -> None:
+        if key == "digest:0":
+            raise DeliveryError("Slack is busy", retryable=True, retry_after=5, code="ratelimited")
+        raise DeliveryError("The channel is gone", retryable=False, code="channel_not_found")
+
+    platform.fail = refuse
+    before = sample("mentorbot_send_retries_total", "ratelimited"), sample("mentorbot_send_failures_total",
+                                                                            "channel_not_found")
+    await deliverer(db, clock, platform).deliver_due()
+    assert (sample("mentorbot_send_retries_total", "ratelimited"),
+            sample("mentorbot_send_failures_total", "channel_not_found")) == (before[0] + 1, before[1] + 1)
+    async with db.transaction() as s:
+        row = (await s.exec(select(Outbox).where(Outbox.key == "digest:0"))).one()
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=5) and row.status == OutboxStatus.PENDING

@@ -41,12 +41,14 @@ def delivery_error(exc: Exception) -> DeliveryError:
         status, code = error_code(exc)
         if status == 429 or code == "ratelimited":
             wait = retry_after(exc.response.headers)
-            return DeliveryError(prompts.say("slack.error_ratelimited"), retryable=True, retry_after=wait)
+            return DeliveryError(prompts.say("slack.error_ratelimited"), retryable=True, retry_after=wait,
+                                 code="ratelimited")
         if code in PERMANENT:
-            return DeliveryError(permanent_reason(code), retryable=False)
-        return DeliveryError(prompts.say("slack.error_temporary", code=code), retryable=True)
+            return DeliveryError(permanent_reason(code), retryable=False, code=code)
+        return DeliveryError(prompts.say("slack.error_temporary", code=code), retryable=True, code=code)
     if isinstance(exc, CONNECTION_FAILURES):
-        return DeliveryError(prompts.say("slack.error_connection", error=type(exc).__name__), retryable=True)
+        return DeliveryError(prompts.say("slack.error_connection", error=type(exc).__name__), retryable=True,
+                             code=type(exc).__name__)
     raise exc
 
 
