@@ -198,9 +198,9 @@ async def one_batch(db: Database, clock: ManualClock) -> tuple[int, str, Any]:
 
 async def plan(db: Database, sql: str, params: Any) -> str:
     explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
-    async with db.engine.connect() as conn:
-        if db.dialect == "postgresql":
-            await conn.execute(text("ANALYZE outbox"))
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":  # as the claim's transaction does; the statistics are left stale on purpose
+            await conn.execute(text("SET LOCAL enable_sort = off"))
         rows = (await conn.exec_driver_sql(explain + sql, params)).all()
     return "\n".join(" ".join(map(str, row)) for row in rows)
 
