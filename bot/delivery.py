@@ -84,9 +84,14 @@ class _Recorder:
             try:
                 await self._flush([job for job, _ in flushing])
             except BaseException as exc:
+                # Those sends were accepted but are not on disk: they go again once their lease runs out.
                 for _, done in flushing + self._waiting:
-                    if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                    if done.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        done.set_exception(exc)
+                    else:
+                        done.cancel()
                 self._waiting = []
                 if not isinstance(exc, Exception):
                     raise
