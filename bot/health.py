@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import generate_latest
-from sqlalchemy import case, func
+from sqlalchemy import Select, case, func
 from sqlmodel import col, select
 
 import prompts
@@ -79,15 +79,22 @@ class Health:
         metrics.LAST_RUN.labels(job).set(now.timestamp())
 
     async def backlog(self, now: datetime) -> dict[str, Backlog]:
-        """Pending rows per platform, in one grouped query: the (status, next_attempt_at) index finds the pending
-        rows among every sent one, and only the due ones count for the oldest."""
-        due = case((col(Outbox.next_attempt_at) <= now, col(Outbox.next_attempt_at)))
-        stmt = (select(Workspace.platform, func.count(), func.min(due))
-                .select_from(Outbox).join(Workspace, col(Workspace.id) == col(Outbox.workspace_id))
-                .where(Outbox.status == OutboxStatus.PENDING).group_by(col(Workspace.platform)))
-        async with self.db.transaction() as s:
-            rows = (await s.exec(stmt)).all()
-        found = {platform: Backlog(platform, count, _aware(oldest)) for platform, count, oldest in rows}
+        """Pending rows per platform. With one platform in the database (the usual case), two reads of the
+        (status, next_attempt_at) index alone; with several, one grouped query (see `backlog_query`)."""
+        # A read-only transaction where the database offers one (Database.read: no SQLite writer lock, so a
+        # scrape never queues behind or holds up the writers); a write transaction otherwise.
+        opening = getattr(self.db, "read", self.db.transaction)
+        async with opening() as s:
+            platforms = list((await s.exec(select(Workspace.platform).distinct())).all())
+            if len(platforms) == 1:
+                pending = Outbox.status == OutboxStatus.PENDING
+                count = (await s.exec(select(func.count()).select_from(Outbox).where(pending))).one()
+                first = (await s.exec(select(Outbox.next_attempt_at).where(pending)
+                                      .order_by(col(Outbox.next_attempt_at)).limit(1))).first()
+                rows = [(platforms[0], count, first if first is not None and first <= now else None)]
+            else:
+                rows = list((await s.exec(backlog_query(now))).all())
+        found = {platform: Backlog(platform, int(count), _aware(oldest)) for platform, count, oldest in rows}
         for platform in {*self.platforms, *self._seen} - found.keys():  # an emptied outbox reads 0, not stale
             found[platform] = Backlog(platform, 0, None)
         return found
@@ -142,6 +149,17 @@ class Health:
             }
         body = {"status": "stuck" if reasons else "ok", "reasons": reasons, **body}
         return Verdict(not reasons, reasons, body)
+
+
+def backlog_query(now: datetime) -> Select[tuple[str, int, datetime | None]]:
+    """Per platform: pending rows, and the oldest next attempt among the due ones. The (status, next_attempt_at)
+    index finds the pending rows among every sent one; they are grouped by workspace first, so the few groups,
+    not every row, meet the workspace table (joined first, SQLite would scan the pending rows once per workspace)."""
+    due = case((col(Outbox.next_attempt_at) <= now, col(Outbox.next_attempt_at)))
+    per_workspace = (select(col(Outbox.workspace_id).label("ws"), func.count().label("n"), func.min(due).label("oldest"))
+                     .where(Outbox.status == OutboxStatus.PENDING).group_by(col(Outbox.workspace_id)).subquery())
+    return (select(Workspace.platform, func.sum(per_workspace.c.n), func.min(per_workspace.c.oldest))  # type: ignore[return-value]
+            .join(per_workspace, per_workspace.c.ws == col(Workspace.id)).group_by(col(Workspace.platform)))
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -29,6 +29,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from testkit.console import SETUP, Script
 from testkit.messenger import RecordingMessenger, fail_times
 from storage.db import Database
+from storage.models import Outbox, Workspace
 from tests.slack.conftest import free_port
 from tests.test_delivery import NUDGE_AT, PAIRS
 
@@ -186,6 +187,28 @@ async def test_a_row_waiting_for_its_retry_is_pending_but_not_late(
     clock.advance(timedelta(seconds=660))  # the retry is due since a minute
     samples = await scrape(http)
     assert value(samples, "mentorbot_outbox_oldest_due_age_seconds", platform="console") == 60
+
+
+async def test_each_platform_is_counted_and_a_process_judged_by_its_own(
+    run: Script, bot: MentorBot, clock: ManualClock, http: TestClient
+) -> None:
+    """Rows of a platform this process does not deliver show in /metrics but do not make it unhealthy."""
+    await paired(run, bot, clock)
+    await bot.run_sweeps()
+    console = value(await scrape(http), "mentorbot_outbox_pending", platform="console")
+    async with bot.db.transaction() as s:
+        other = Workspace(platform="discord", external_id="G1")
+        s.add(other)
+        await s.flush()
+        s.add(Outbox(key="elsewhere", kind="nudge", workspace_id=other.id, dest_kind="pair", target="1",  # type: ignore[arg-type]
+                     payload={}, next_attempt_at=clock.now() - timedelta(hours=1), created_at=clock.now()))
+    samples = await scrape(http)
+    assert value(samples, "mentorbot_outbox_pending", platform="discord") == 1
+    assert value(samples, "mentorbot_outbox_oldest_due_age_seconds", platform="discord") == 3600
+    assert value(samples, "mentorbot_outbox_pending", platform="console") == console
+    status, body = await health(http)
+    assert status == 200 and body["outbox"]["pending"] == console
+    assert body["outbox"]["platforms"]["discord"] == {"pending": 1, "oldest_due_age_seconds": 3600}
 
 
 async def test_an_unreadable_database_is_unhealthy(tmp_path: Path, clock: ManualClock) -> None:
