@@ -7,6 +7,7 @@ outbox the same way."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -45,10 +46,22 @@ OUTBOX_OLDEST_DUE = Gauge("mentorbot_outbox_oldest_due_age_seconds",
                           ["platform"], registry=REGISTRY)
 
 
+# What an error code looks like: Slack's snake_case codes, an HTTP status, an exception's class name. Anything
+# else in brackets (a message reference, a channel name) would make a label per message: never taken.
+_CODE = r"[a-z][a-z0-9_]{0,39}|[1-5][0-9][0-9]|[A-Z][A-Za-z]{1,39}"
+_IN_BRACKETS = re.compile(rf"\(({_CODE})\)")
+_LEADING = re.compile(rf"^({_CODE}):")
+
+
 def reason_of(error: str) -> str:
-    """A failure reason short enough to be a label: the platform's error code, never free text."""
-    word = error.split(":", 1)[0].split()[0] if error.strip() else "unknown"
-    return word[:40]
+    """A failure reason short enough to be a label: the platform's error code, never free text. The adapters'
+    sentences name it in brackets ("Slack refused the message (channel_not_found)", "Discord did not answer
+    (503)") or lead with it ("http_500: ..."); a rate limit says so in words; anything else is "other"."""
+    if found := _IN_BRACKETS.search(error) or _LEADING.match(error.strip()):
+        return found.group(1)
+    if "rate limit" in error.lower():
+        return "ratelimited"
+    return "other"
 
 
 def sent(platform: str, kind: str) -> None:
