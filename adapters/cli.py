@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tempfile
 import traceback
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.errors import UserError
 from bot.flows.impact import export_program
 from bot.signups import LookupUnavailable, PeopleResolver, explain, import_people, render
 from bot.scheduler import Heartbeat
-from bot.settings import Settings, SettingsError, configure_logging, database_url, load_settings
+from bot.settings import Settings, SettingsError, configure_logging, database_url, health_limits, load_settings
 from storage.db import Database
 
 ENV_FILE = ".env"
@@ -109,11 +110,16 @@ async def _console(settings: Settings, script: Path | None, db_url: str | None, 
             heartbeat = Heartbeat(bot)
             bot.on_handled(heartbeat.deliver_soon)
             heartbeat.start()
+            serving = _metrics_server(bot, settings)
+            metrics = asyncio.create_task(serving, name="metrics") if serving is not None else None
             try:
                 shown = make_url(db.url).render_as_string(hide_password=True)
                 await console.interactive(prompts.say("console.banner", me=ME, db=shown,
                                                       log=Path(settings.log_file).resolve()))
             finally:
+                if metrics is not None:
+                    metrics.cancel()
+                    await asyncio.gather(metrics, return_exceptions=True)
                 await heartbeat.stop()
             return 0
         finally:
@@ -149,6 +155,17 @@ def _configured(wanted: set[str], env_file: str | None) -> list[tuple[Platform, 
     return chosen
 
 
+def _metrics_server(bot: MentorBot, settings: Settings) -> Coroutine[Any, Any, None] | None:
+    """What serves /metrics and /healthz on METRICS_PORT when it is set; gives the bot's health the settings'
+    limits either way (the Slack HTTP server serves both on its own port too)."""
+    bot.health.limits = health_limits(settings)
+    if settings.metrics_port is None:
+        return None
+    from adapters.metrics_server import serve_metrics  # aiohttp only for a process that serves metrics
+
+    return serve_metrics(bot.health, settings.metrics_host, settings.metrics_port)
+
+
 async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
     db = await _open(settings.database_url, "DATABASE_URL")
     bot = MentorBot(db, SystemClock(), default_tz=settings.default_timezone)
@@ -158,6 +175,8 @@ async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
         async with asyncio.TaskGroup() as group:
             for platform, config in chosen:
                 group.create_task(platform.serve(bot, config), name=platform.name)
+            if (serving := _metrics_server(bot, settings)) is not None:
+                group.create_task(serving, name="metrics")
             heartbeat.start()
     finally:
         await heartbeat.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime
@@ -12,7 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import prompts
-from bot import suggest
+from bot import metrics, suggest
 from bot.clock import Clock
 from bot.args import Args
 from bot.commands.dispatch import run_command, run_invocation
@@ -23,6 +24,7 @@ from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
 from bot.features import REGISTRY
 from bot.flows import escalation, membership, mydata
+from bot.health import SWEEPS, Health
 from bot.home import home_messages
 from bot.messages import Message, Response
 from bot.messenger import Messenger
@@ -43,6 +45,7 @@ class MentorBot:
         self.messengers: dict[str, Messenger] = {}
         self.deliverer = Deliverer(db, self.messengers, self._delivery_failed, clock.now)
         self._handled_listeners: list[Callable[[], None]] = []
+        self.health = Health(db, clock, self.messengers)  # what /metrics and /healthz report
 
     @property
     def db(self) -> Database:
@@ -69,6 +72,7 @@ class MentorBot:
 
     # --- inbound ---------------------------------------------------------------------------
 
+    @metrics.timed_handling
     async def handle(self, event: Event) -> Response:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
         event = clean_event(event)  # control characters and NUL never reach a flow or the database
@@ -151,12 +155,16 @@ class MentorBot:
 
     async def run_sweeps(self) -> None:
         """Run every periodic sweep once at the clock's now; one failing does not stop the rest."""
+        started = time.perf_counter()
         now = self.clock.now()
         for sweep in REGISTRY.sweeps:
-            try:
-                await sweep.run(self.rt, now)
-            except Exception:
-                log.exception("sweep %s failed", sweep.name)
+            with metrics.SWEEP_SECONDS.labels(sweep.name).time():
+                try:
+                    await sweep.run(self.rt, now)
+                except Exception:
+                    metrics.SWEEP_FAILURES.labels(sweep.name).inc()
+                    log.exception("sweep %s failed", sweep.name)
+        self.health.ran(SWEEPS, time.perf_counter() - started)
 
     async def deliver(self) -> int:
         """Send every outbox row that is due; returns how many went out."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core import MentorBot
+from bot.health import DELIVERY
 
 SWEEP_SECONDS = 30
 DELIVER_SECONDS = 2
@@ -64,12 +66,19 @@ class Heartbeat:
         self.bot = bot
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.sweeps = _Solo("sweeps", bot.run_sweeps)
-        self.delivery = _Solo("deliver", bot.deliver)
+        self.delivery = _Solo("deliver", self.deliver_once)
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None, "replace_existing": True}
         self.scheduler.add_job(self.sweeps.job, "interval", seconds=sweep_seconds, id="sweeps",
                                next_run_time=datetime.now(UTC), **common)
         self.scheduler.add_job(self.delivery.job, "interval", seconds=deliver_seconds, id="deliver",
                                next_run_time=datetime.now(UTC), **common)
+
+    async def deliver_once(self) -> int:
+        """One run of the deliverer (until nothing is due), timed and recorded for /metrics and /healthz."""
+        started = time.perf_counter()
+        sent = await self.bot.deliver()
+        self.bot.health.ran(DELIVERY, time.perf_counter() - started)
+        return sent
 
     def start(self) -> None:
         self.scheduler.start()

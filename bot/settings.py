@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import ValidationError, field_validator
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot import zones
+from bot.health import Limits
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_file: str = "mentorbot.log"
     default_timezone: str = "UTC"
+    # /metrics and /healthz on their own port, for processes without the Slack HTTP server (which serves both).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # /healthz answers 503 past these (seconds): no sweep run finished (3x the 30 s interval), or a due
+    # outbox row waiting.
+    health_max_sweep_age: float = 90.0
+    health_max_outbox_lag: float = 900.0
 
     @field_validator("database_url")
     @classmethod
@@ -36,6 +45,27 @@ class Settings(BaseSettings):
             raise ValueError(f"expected one of {', '.join(_LEVELS)}, got {value!r}")
         return value.upper()
 
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _port(cls, value: object) -> object:
+        if value in ("", None):
+            return None  # METRICS_PORT= in a .env file: no metrics server
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _port_range(cls, value: int | None) -> int | None:
+        if value is not None and not 0 < value < 65536:
+            raise ValueError(f"expected a TCP port between 1 and 65535, got {value}")
+        return value
+
+    @field_validator("health_max_sweep_age", "health_max_outbox_lag")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"expected a number of seconds above 0, got {value}")
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -43,6 +73,12 @@ class Settings(BaseSettings):
         if zone_name is None:
             raise ValueError(f"expected an IANA time zone like Europe/Berlin, got {value!r}")
         return zone_name
+
+
+def health_limits(settings: Settings) -> Limits:
+    """The /healthz thresholds the settings ask for."""
+    return Limits(sweeps=timedelta(seconds=settings.health_max_sweep_age),
+                  outbox_lag=timedelta(seconds=settings.health_max_outbox_lag))
 
 
 def database_url(value: str) -> str:

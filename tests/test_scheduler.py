@@ -1,7 +1,10 @@
 """APScheduler drives the sweeps and the deliverer: two jobs that never overlap and never replay a backlog."""
 
 import asyncio
+from datetime import UTC, datetime
 
+from bot.clock import ManualClock
+from bot.health import Health
 from bot.scheduler import Heartbeat
 
 
@@ -10,6 +13,8 @@ class FakeBot:
         self.swept = asyncio.Event()
         self.delivered = asyncio.Event()
         self.deliveries = 0
+        # What the heartbeat records its runs in; only the outbox reads touch the database.
+        self.health = Health(None, ManualClock(datetime(2026, 1, 5, tzinfo=UTC)), {})  # type: ignore[arg-type]
 
     async def run_sweeps(self) -> None:
         self.swept.set()

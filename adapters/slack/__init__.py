@@ -21,7 +21,7 @@ async def serve(bot: MentorBot, settings: SlackSettings) -> None:
         if settings.slack_app_token:
             await serve_socket_mode(adapter.app, settings.slack_app_token)
         else:
-            await serve_http(adapter.app, settings.port)
+            await serve_http(adapter.app, settings.port, bot.health)
     finally:
         await adapter.close()  # finishes the work in flight, then closes the Web API session
 

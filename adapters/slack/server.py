@@ -17,9 +17,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from adapters.metrics_server import HEALTH_PATH, add_routes
+from bot.health import Health
+
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 # Requests larger than this are refused (413) before they are read to the end or parsed. What Slack sends
 # is far smaller: a slash command's text is at most a few thousand characters, and an interaction carries
 # one of the bot's own messages or forms (at most 50 or 100 blocks).
@@ -63,8 +65,9 @@ def read_body(content_type: str, headers: CIMultiDictProxy[str], raw: bytes) -> 
     return parsed
 
 
-def web_app(app: AsyncApp) -> web.Application:
-    """POST /slack/events (commands, interactivity and events; bolt checks the signature) and GET /healthz."""
+def web_app(app: AsyncApp, health: Health | None = None) -> web.Application:
+    """POST /slack/events (commands, interactivity and events; bolt checks the signature), GET /healthz and,
+    given the bot's `health`, GET /metrics (without it, as for a bare bolt app, /healthz only says "ok")."""
 
     async def events(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -93,19 +96,22 @@ def web_app(app: AsyncApp) -> web.Application:
             log.warning("slack: could not process a request", exc_info=True)
             return web.Response(status=400, text="bad request")
 
-    async def health(_: web.Request) -> web.Response:
+    async def ok(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     application = web.Application(client_max_size=MAX_BODY_BYTES)
     application.router.add_post(EVENTS_PATH, events)
-    application.router.add_get(HEALTH_PATH, health)
+    if health is None:
+        application.router.add_get(HEALTH_PATH, ok)
+    else:
+        add_routes(application, health)
     return application
 
 
-async def serve_http(app: AsyncApp, port: int) -> None:
+async def serve_http(app: AsyncApp, port: int, health: Health | None = None) -> None:
     """Serve on every interface until cancelled."""
     host = "0.0.0.0"
-    runner = web.AppRunner(web_app(app), access_log=None)
+    runner = web.AppRunner(web_app(app, health), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

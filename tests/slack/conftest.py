@@ -177,7 +177,7 @@ async def slack(bot: MentorBot, fake_slack: FakeSlack) -> AsyncIterator[Slack]:
     adapter = SlackAdapter(bot, settings(fake_slack.url + "/api/"),
                            pacer=Pacer(monotonic=fake_time.monotonic, sleep=fake_time.sleep))
     bot.add_messenger(adapter.messenger)  # as serve() does: the adapter's constructor leaves the bot alone
-    server = TestServer(web_app(adapter.app), host="127.0.0.1", port=0)
+    server = TestServer(web_app(adapter.app, bot.health), host="127.0.0.1", port=0)
     async with TestClient(server) as http:
         yield Slack(bot, fake_slack, http, adapter, fake_time)
         await adapter.close()

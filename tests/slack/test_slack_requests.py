@@ -4,6 +4,7 @@ and a double click have one effect; bad payloads and unknown users get a short a
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -141,9 +142,18 @@ async def test_a_slow_core_is_acked_at_once_and_answers_through_the_response_url
     assert late[0]["response_type"] == "ephemeral" and late[0]["replace_original"] is False
 
 
-async def test_health(slack: Slack) -> None:
+async def test_health_and_metrics(slack: Slack) -> None:
+    await slack.bot.run_sweeps()
     resp = await slack.http.get("/healthz")
-    assert resp.status == 200 and await resp.text() == "ok"
+    assert resp.status == 200 and (await resp.json())["status"] == "ok"
+    await slack.command("UCAROL", "program create Spring")
+    resp = await slack.http.get("/metrics")
+    text = await resp.text()
+    assert resp.status == 200 and 'mentorbot_outbox_pending{platform="slack"} 0.0' in text
+    assert 'mentorbot_handle_seconds_count{event="command"}' in text
+    slack.bot.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    resp = await slack.http.get("/healthz")
+    assert resp.status == 503 and (await resp.json())["reasons"][0].startswith("no sweep run finished for 120 s")
 
 
 async def test_a_profile_change_in_slack_reaches_the_member(slack: Slack) -> None:

@@ -1,4 +1,4 @@
-"""`mentorbot run --slack` in HTTP mode: the real server on a real port answers health checks and
+"""`mentorbot run --slack` in HTTP mode: the real server on a real port answers /healthz, /metrics and
 signed slash commands, registers its messenger, and stops cleanly when cancelled."""
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ async def test_serve_answers_health_checks_and_signed_commands(
                           "text": "program create Spring", "channel_id": "C1", "trigger_id": "t1",
                           "response_url": fake_slack.hook_url("serve")})
         async with aiohttp.ClientSession() as http:
-            async with http.get(base + "/healthz") as resp:
-                assert (resp.status, await resp.text()) == (200, "ok")
+            async with http.get(base + "/healthz") as resp:  # just started: healthy, the figures in JSON
+                assert (resp.status, (await resp.json())["status"]) == (200, "ok")
+            async with http.get(base + "/metrics") as resp:
+                assert resp.status == 200 and 'mentorbot_outbox_pending{platform="slack"}' in await resp.text()
             headers = signed_headers(body, "application/x-www-form-urlencoded")
             async with http.post(base + "/slack/events", data=body, headers=headers) as resp:
                 assert resp.status == 200
