@@ -158,7 +158,9 @@ class Member(SQLModel, table=True):
 
 
 class Program(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),
+                      sa.Index("ix_program_archived_digest", "archived", "next_digest_at"),
+                      sa.Index("ix_program_retention", "retention_at", "keep_notes_days"))
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     name: str = Field(max_length=100)
@@ -178,6 +180,10 @@ class Program(SQLModel, table=True):
     # Days free-text notes and reports are kept (bot/flows/mydata.py retention sweep); None keeps them.
     keep_notes_days: int | None = None
     archived: bool = False
+    # When the next weekly digest is due (bot/flows/report.py); None: not scheduled yet, the sweep does it.
+    next_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the retention sweep next runs for this program (bot/flows/mydata.py); None with no retention.
+    retention_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -377,6 +383,7 @@ class Escalation(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_escalation_program_status", "program_id", "status"),
         sa.Index("ix_escalation_status_opened", "status", "opened_at"),
+        sa.Index("ix_escalation_status_reminded_opened", "status", "reminded_at", "opened_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id")

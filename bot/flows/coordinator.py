@@ -19,7 +19,7 @@ from bot.flows.escalation import acknowledge, resolve
 from bot.flows.intro import start_pair
 from bot.flows.membership import MAX_CAPACITY, end_pair
 from bot.flows.health import STATES, State, describe, pair_health
-from bot.flows.report import pair_line
+from bot.flows.report import pair_line, reschedule_digest
 from bot.messages import Message, Response
 from bot.pairs import LIVE, STARTED, members_of, pair_in_program
 from bot import zones
@@ -68,6 +68,7 @@ def _schedule_options(ctx: Ctx, args: Args, program: Program) -> None:
         program.local_time = at.strftime("%H:%M")
     if "tz" in opts:
         program.tz = zones.read(opts["tz"])
+        reschedule_digest(program)  # Monday 09:00 moved
     if "threshold" in opts:
         value = opts["threshold"]
         threshold = as_int_in(value, 1, MAX_THRESHOLD)
@@ -206,6 +207,7 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
         if person.id in current:
             return ctx.reply("coordinators.already", name=person.display_name, program=program.name)
         ctx.session.add(Enrollment(program_id=program.id, member_id=person.id, role=Role.COORDINATOR, joined_at=ctx.now))  # type: ignore[arg-type]
+        reschedule_digest(program)  # a new reader: their copy of this week's digest may be owed
         await audit.record(ctx, "coordinators.add", person.display_name, program.id)
         return ctx.reply("coordinators.added", name=person.display_name, program=program.name)
     if person.id not in current:
@@ -213,6 +215,7 @@ async def coordinators(ctx: Ctx, args: Args) -> Response:
     if len(current) == 1:
         raise UserError("error.last_coordinator", program=program.name)
     current[person.id].active, current[person.id].left_at = False, ctx.now
+    reschedule_digest(program)
     await audit.record(ctx, "coordinators.remove", person.display_name, program.id)
     return ctx.reply("coordinators.removed", name=person.display_name, program=program.name)
 
@@ -229,6 +232,7 @@ async def channel(ctx: Ctx, args: Args) -> Response:
         await audit.record(ctx, "channel.pairs_set", ref, program.id)
         return ctx.reply("channel.pairs_set", program=program.name, channel=args.words[0])
     program.channel_ref = ref
+    reschedule_digest(program)  # the digest's destination, hence its key, changed
     await audit.record(ctx, "channel.set", ref, program.id)
     return ctx.reply("channel.set", program=program.name, channel=args.words[0])
 

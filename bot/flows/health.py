@@ -405,7 +405,9 @@ async def next_pulse(rt: Runtime, now: datetime) -> datetime | None:
         active = (Pair.status == PairStatus.ACTIVE,)
         if (await s.exec(select(Pair.id).where(*active, col(Pair.pulse_at).is_(None)).limit(1))).first():
             return now
-        return (await s.exec(select(func.min(Pair.pulse_at)).where(*active))).one()
+        # ORDER BY ... LIMIT 1, not min(): SQLite reads min() under a WHERE by walking every active pair's entry.
+        return (await s.exec(select(Pair.pulse_at).where(*active, col(Pair.pulse_at).is_not(None))
+                             .order_by(col(Pair.pulse_at)).limit(1))).first()
 
 
 feature.sweep("pulse-surveys", send_pulses, next_pulse)

@@ -135,16 +135,47 @@ def digest_time(program: Program, now: datetime) -> datetime:
     return datetime.combine(monday, DIGEST_AT, tzinfo=zone(program.tz))
 
 
+def digest_after(program: Program, now: datetime) -> datetime:
+    """The first Monday 09:00 in the program's zone later than `now`: this week's, else next week's (by the
+    local calendar, so a daylight-saving change between the two moves the UTC moment, never the local one)."""
+    at = digest_time(program, now)
+    if at > now:
+        return at
+    return datetime.combine(at.date() + timedelta(days=7), DIGEST_AT, tzinfo=zone(program.tz))
+
+
+async def digest_due(s: AsyncSession, program: Program, now: datetime) -> datetime:
+    """When the program's next digest is due, computed from scratch: this week's Monday 09:00 (local) when
+    the program existed by then and it has not gone out (a past one is due now), else the next one."""
+    at = digest_time(program, now)
+    key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
+    if at >= program.created_at and not await _digest_sent(s, program, key):
+        return at
+    return digest_after(program, max(now, at))
+
+
+def reschedule_digest(program: Program) -> None:
+    """Something that decides the digest's moment or its readers changed (zone, coordinators, channel):
+    the digest sweep recomputes `next_digest_at` on its next tick."""
+    program.next_digest_at = None
+
+
 async def send_digests(rt: Runtime, now: datetime) -> None:
-    """Once a week per program, the counts coordinators need, posted Monday morning in its zone."""
+    """Once a week per program, the counts coordinators need, posted Monday morning in its zone. Only the
+    programs whose stored next_digest_at has come (or is not set yet) are looked at: two index probes when
+    nothing is due."""
+    live = col(Program.archived).is_(False)
     async with rt.db.transaction() as s:
-        for program in (await s.exec(select(Program).where(col(Program.archived).is_(False)))).all():
+        due = [*(await s.exec(select(Program).where(live, col(Program.next_digest_at).is_(None)))).all(),
+               *(await s.exec(select(Program).where(live, col(Program.next_digest_at) <= now)
+                              .with_for_update(skip_locked=True))).all()]
+        for program in due:
             at = digest_time(program, now)
-            if now < at or at < program.created_at:
-                continue
-            key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
-            if not await _digest_sent(s, program, key):
-                await _send_digest(s, rt, program, key, at, now)
+            if now >= at and at >= program.created_at:
+                key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
+                if not await _digest_sent(s, program, key):
+                    await _send_digest(s, rt, program, key, at, now)
+            program.next_digest_at = await digest_due(s, program, now)
 
 
 async def _send_digest(s: AsyncSession, rt: Runtime, program: Program, key: str, at: datetime, now: datetime) -> None:
@@ -172,19 +203,13 @@ async def _digest_sent(s: AsyncSession, program: Program, key: str) -> bool:
 
 
 async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
+    """Now while a program's digest is not scheduled yet, else the earliest stored next_digest_at."""
+    live = col(Program.archived).is_(False)
     async with rt.db.transaction() as s:
-        programs = (await s.exec(select(Program).where(col(Program.archived).is_(False)))).all()
-        times = []
-        for program in programs:
-            at = digest_time(program, now)
-            if at <= now:
-                key = outbox_key(OutboxKind.DIGEST, program.id, at.date().isoformat())
-                if not await _digest_sent(s, program, key) and at >= program.created_at:
-                    times.append(now)
-                    continue
-                at = digest_time(program, now + timedelta(days=7))
-            times.append(at)
-    return min(times) if times else None
+        if (await s.exec(select(Program.id).where(live, col(Program.next_digest_at).is_(None)).limit(1))).first():
+            return now
+        return (await s.exec(select(Program.next_digest_at).where(live, col(Program.next_digest_at).is_not(None))
+                             .order_by(col(Program.next_digest_at)).limit(1))).first()
 
 
 async def _digest(s: AsyncSession, rt: Runtime, program: Program, at: datetime, hidden: Hidden,
