@@ -200,6 +200,7 @@ def nudge_posts(fake: object) -> dict[int, list[float]]:
 def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float, elapsed: float,
            outbox: tuple[int, int, int], finished: bool, rate: int) -> bool:
     posts = nudge_posts(fake)
+    all_times = sorted(t for ts in posts.values() for t in ts)
     zero = [p for p in range(1, pairs + 1) if not posts.get(p)]
     more = {p: len(t) for p, t in posts.items() if len(t) > 1}
     repeats = sum(n - 1 for n in more.values())
@@ -208,16 +209,15 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     for pair, times in posts.items():
         used: set[int] = set()
         for before, after in zip(times, times[1:]):
-            # The kill that separates the two copies, if any: the latest one between them.
+            # The kill that caused the repeat, if any: the first one after the first copy.
             between = [i for i, k in enumerate(kills) if before <= k.at <= after]
             if not between:
                 continue
-            k = between[-1]
+            k = between[0]
             per_kill[k] += 1
             if k not in used and kills[k].at - before <= window:
                 inside += 1
                 used.add(k)
-    all_times = sorted(t for ts in posts.values() for t in ts)
     peak, j = 0, 0
     for i, t in enumerate(all_times):  # the most posts in any 10 s, as a per-minute rate
         while all_times[j] < t - 10:
@@ -226,7 +226,8 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     total, pending, failed = outbox
     print(f"== {name}")
     print(f"pairs:                       {pairs}")
-    print(f"finished:                    {'yes' if finished else 'NO (timed out)'} in {elapsed:.0f} s")
+    print(f"finished:                    {'yes' if finished else 'NO (timed out)'} in {elapsed:.0f} s"
+          + (f" (last post {all_times[-1] - all_times[0]:.0f} s after the first)" if all_times else ""))
     print(f"outbox nudge rows:           {total} ({pending} pending, {failed} failed for good)")
     print(f"posts accepted by the fake:  {len(all_times)} into {len(posts)} pair conversations")
     if getattr(fake, "chaos", None) is not None:
@@ -234,7 +235,7 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     print(f"peak workspace post rate:    {peak * 6}/min over 10 s (each process's budget: {rate}/min)")
     for i, k in enumerate(kills):
         print(f"kill {i + 1:2d}:                     {k.unrecorded} posted but not recorded as sent; "
-              f"{per_kill[i]} posted again after the restart")
+              f"{per_kill[i]} of them posted again after a restart")
     print(f"pairs nudged zero times:     {len(zero)}" + (f" (e.g. {zero[:5]})" if zero else ""))
     print(f"pairs nudged more than once: {len(more)} ({repeats} repeats)"
           + (f" (e.g. pairs {sorted(more)[:3]}..{sorted(more)[-3:]})" if more else ""))
@@ -278,6 +279,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> bool:
             name = f"(a) {args.kill} x kill -9 with restarts"
             # Spread the kills over the fan-out's expected length at this pace.
             spread = max(1.0, 2 * 60 * args.pairs / args.rate / (args.kill + 1))
+            stranded: set[int] = set()
             proc = bots.start()
             while len(kills) < args.kill:
                 before = len(fake.messages)
@@ -290,7 +292,9 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> bool:
                 bots.kill(proc)
                 at = time.time()
                 posted = {p for p, ts in nudge_posts(fake).items() if ts[0] <= at}
-                kills.append(Kill(at, len(posted - await outbox.sent_pairs())))
+                unrecorded = posted - await outbox.sent_pairs() - stranded
+                stranded |= unrecorded  # still leased to the dead process: counted at the kill that left them
+                kills.append(Kill(at, len(unrecorded)))
                 proc = bots.start()
         elif args.replicas:
             name = f"(b) {args.replicas} replicas on {make_url(url).get_backend_name()}"
