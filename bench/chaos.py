@@ -2,7 +2,7 @@
 or answered with errors; did every pair get its nudge exactly once?
 
     python bench/chaos.py --kill 10            [--pairs 5000] [--db URL]
-    python bench/chaos.py --replicas 3 --db postgresql://postgres@127.0.0.1:5432/bench_chaos
+    python bench/chaos.py --replicas 3 [--db postgresql://postgres@127.0.0.1:5432/bench_chaos]
     python bench/chaos.py --faults
 
 It seeds `--pairs` active pairs (each with its group DM already open, as after its intro) whose weekly
@@ -15,7 +15,7 @@ of `pending`. Everything is bounded by --timeout.
 
 Scenarios:
   --kill N      one process, killed with SIGKILL N times at random moments while it sends, restarted each time;
-  --replicas N  N processes at once on one database (PostgreSQL: --db);
+  --replicas N  N processes at once on one database (PostgreSQL, bench_chaos unless --db says otherwise);
   --faults      one process; the fake answers 20% of posts with 429 (Retry-After 1), 5% with 500 or an HTML 502.
 
 Each prints pairs nudged zero times, pairs nudged more than once, and how many repeats fall inside the
@@ -316,10 +316,10 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " ") if __doc__ else None)
     parser.add_argument("--bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pairs", type=int, default=5000)
-    parser.add_argument("--db", help=f"database URL (default: a fresh temporary SQLite file; e.g. {DEFAULT_PG})")
+    parser.add_argument("--db", help=f"database URL (default: a fresh temporary SQLite file; with --replicas {DEFAULT_PG})")
     which = parser.add_mutually_exclusive_group(required=False)
     which.add_argument("--kill", type=int, default=0, metavar="N", help="kill -9 the bot N times, restarting it")
     which.add_argument("--replicas", type=int, default=0, metavar="N", help="run N bot processes at once")
@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         return bot_main()
     if args.pairs < 1 or args.rate < 1:
         parser.error("--pairs and --rate must be at least 1")
+    if args.replicas and args.db is None:
+        args.db = DEFAULT_PG  # replicas share a server database; SQLite has one writer on one machine
     with tempfile.TemporaryDirectory(prefix="mentorbot-chaos-") as tmp:
         url = prepare(args.db, Path(tmp), args.pairs)
         ok = asyncio.run(run(args, url, Path(tmp)))
