@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         url = prepare(args.db, Path(tmp), args.pairs)
         ok = asyncio.run(run(args, url, Path(tmp)))
         if not ok:
-            logs = sorted(Path(tmp).glob("bot-*.log"))
+            logs = sorted(Path(tmp).glob("bot-*.log"), key=lambda p: int(p.stem.removeprefix("bot-")))
             tail = logs[-1].read_text(errors="replace")[-2000:] if logs else ""
             if tail.strip():
                 print(f"-- last bot log ({logs[-1].name}):\n{tail}")
