@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,12 +45,47 @@ class Failure:
 
 
 @dataclass
+class RandomFaults:
+    """Fail a random share of the calls to `method`, as a flaky Slack or proxy would (off unless set on the
+    fake): `rate_limited` of them with 429 and Retry-After, `server_error` with a 500 or an HTML 502. Seeded,
+    so a run can be repeated. Nothing is posted when a call fails."""
+
+    method: str = "chat.postMessage"
+    rate_limited: float = 0.0
+    server_error: float = 0.0
+    retry_after: float = 1.0
+    seed: int = 0
+    injected: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def pick(self, method: str) -> Failure | None:
+        """The failure this call gets, or None to answer it normally."""
+        if method != self.method:
+            return None
+        draw = self._rng.random()
+        if draw < self.rate_limited:
+            failure = Failure(429, retry_after=self.retry_after)
+        elif draw < self.rate_limited + self.server_error:
+            # Half Slack's own 500, half a proxy's HTML page in front of it.
+            failure = Failure(500) if self._rng.random() < 0.5 else Failure(
+                502, body="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+        else:
+            return None
+        self.injected += 1
+        return failure
+
+
+@dataclass
 class Posted:
     channel: str
     ts: str
     text: str
     blocks: list[dict[str, Any]]
     edits: int = 0
+    at: float = field(default_factory=time.time)  # wall-clock moment the fake accepted the post
 
 
 @dataclass
@@ -82,6 +118,7 @@ class FakeSlack:
     views: list[dict[str, Any]] = field(default_factory=list)  # modals opened, as Slack holds them
     files: dict[str, SharedFile] = field(default_factory=dict)  # file id -> what was uploaded and shared
     upload_failures: list[int] = field(default_factory=list)  # HTTP statuses the next upload POSTs answer
+    chaos: RandomFaults | None = None  # random failures on top of `failures` (bench/chaos.py)
     socket_acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _due: dict[str, float] = field(default_factory=dict)
@@ -193,12 +230,9 @@ class FakeSlack:
         for failure in self.failures.get(method, []):
             if failure.times > 0 and failure.when(params):
                 failure.times -= 1
-                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-                if failure.body is not None:
-                    return web.Response(body=failure.body.encode(), status=failure.status,
-                                        headers={**headers, "Content-Type": failure.content_type})
-                body = {"ok": False, "error": failure.error or ("ratelimited" if failure.status == 429 else "fatal")}
-                return web.json_response(body, status=failure.status, headers=headers)
+                return self._failed(failure)
+        if self.chaos is not None and (failure := self.chaos.pick(method)) is not None:
+            return self._failed(failure)
         if (wait := self._rate_limited(method, params)) is not None:
             self.rejected += 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
@@ -208,6 +242,15 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "unknown_method"})
         result = handler(params)
         return web.json_response({"ok": True, **result} if "error" not in result else {"ok": False, **result})
+
+    @staticmethod
+    def _failed(failure: Failure) -> web.Response:
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        if failure.body is not None:
+            return web.Response(body=failure.body.encode(), status=failure.status,
+                                headers={**headers, "Content-Type": failure.content_type})
+        body = {"ok": False, "error": failure.error or ("ratelimited" if failure.status == 429 else "fatal")}
+        return web.json_response(body, status=failure.status, headers=headers)
 
     def _auth_test(self, params: Params) -> Params:
         return {"team": "Test Team", "team_id": self.team, "user": "mentorbot", "user_id": self.bot_user,

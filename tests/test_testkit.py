@@ -25,6 +25,7 @@ def test_testkit_imports_outside_the_checkout(tmp_path: Path) -> None:
     ("big_command.py", ["--size", "2000"]),
     ("fanout.py", ["--pairs", "5"]),
     ("fanout.py", ["--pairs", "3", "--slack"]),
+    ("chaos.py", ["--pairs", "20", "--timeout", "120"]),  # real `mentorbot run --slack` processes, no faults
     ("matching.py", ["--mentees", "60", "--mentors", "15", "--small", "20x5"]),
 ])
 def test_bench_scripts_still_run(tmp_path: Path, script: str, args: list[str]) -> None:
