@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import aliased
@@ -361,41 +361,60 @@ async def reschedule(ctx: Ctx, old: Program, new: Program) -> None:
 
 
 async def remind_unanswered(rt: Runtime, now: datetime) -> None:
-    """One reminder 48 hours after the nudge, while the period is still open."""
-    async with rt.db.transaction() as s:
-        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
-            Program, col(Program.id) == col(Pair.program_id)
-        ).where(
+    """One reminder 48 hours after the nudge, while the period is still open; batches of PLAN_BATCH,
+    read through the (status, reminded_at, due_at) index, so reminded check-ins are never walked again."""
+    a, b = aliased(Member), aliased(Member)
+    stmt = (
+        select(Checkin.id, Checkin.period, Pair.id, Program.workspace_id, Program.id, a.display_name, b.display_name)
+        .join(Pair, col(Pair.id) == col(Checkin.pair_id))
+        .join(Program, col(Program.id) == col(Pair.program_id))
+        .join(a, col(a.id) == col(Pair.member_a_id))
+        .join(b, col(b.id) == col(Pair.member_b_id))
+        .where(
             Checkin.status == CheckinStatus.DUE,
             col(Checkin.reminded_at).is_(None),
             Checkin.due_at <= now - REMIND_AFTER,
             Checkin.closes_at > now,
             Pair.status == PairStatus.ACTIVE,
         )
-        rows = []
-        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
-            checkin.reminded_at = now
-            a, b = await members_of(s, pair)
-            message = Message(
-                rt.t("checkin.reminder", a=a.display_name, b=b.display_name, period=checkin.period),
-                buttons=answer_buttons(rt, checkin.id, pair.id),  # type: ignore[arg-type]
-            )
-            rows.append(
-                outbox_row(kind=OutboxKind.REMIND, subject_id=checkin.id, workspace_id=program.workspace_id,
-                           program_id=program.id, dest_kind="pair", target=pair.id, message=message, now=now)  # type: ignore[arg-type]
-            )
-        await enqueue_rows(s, rows)
+        .order_by(col(Checkin.due_at))
+        .limit(PLAN_BATCH)
+        .with_for_update(skip_locked=True, of=Checkin)  # type: ignore[arg-type]
+    )
+    while True:
+        async with rt.db.transaction() as s:
+            found = list((await s.exec(stmt)).all())
+            rows = [
+                outbox_row(kind=OutboxKind.REMIND, subject_id=cid, workspace_id=ws_id, program_id=prog_id,
+                           dest_kind="pair", target=pid, now=now, message=Message(
+                               rt.t("checkin.reminder", a=a_name, b=b_name, period=period),
+                               buttons=answer_buttons(rt, cid, pid)))
+                for cid, period, pid, ws_id, prog_id, a_name, b_name in found
+            ]
+            if found:
+                await s.exec(update(Checkin).where(col(Checkin.id).in_([r[0] for r in found]))  # type: ignore[call-overload]
+                             .values(reminded_at=now).execution_options(synchronize_session=False))
+            await enqueue_rows(s, rows)
+        if len(found) < PLAN_BATCH:
+            return
 
 
 async def close_periods(rt: Runtime, now: datetime) -> None:
     """Unanswered check-ins whose period ended become missed; pairs that keep missing escalate."""
+    stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
+        Program, col(Program.id) == col(Pair.program_id)
+    ).where(Checkin.status == CheckinStatus.DUE, Checkin.closes_at <= now).order_by(col(Checkin.closes_at))
+    # Short transactions of PLAN_BATCH: closed rows leave the (status, closes_at) index range.
+    while await _close_batch(rt, now, stmt.limit(PLAN_BATCH).with_for_update(skip_locked=True, of=Checkin)) == PLAN_BATCH:
+        pass
+
+
+async def _close_batch(rt: Runtime, now: datetime, stmt: Any) -> int:
     async with rt.db.transaction() as s:
-        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
-            Program, col(Program.id) == col(Pair.program_id)
-        ).where(Checkin.status == CheckinStatus.DUE, Checkin.closes_at <= now)
+        found = (await s.exec(stmt)).all()
         closed: dict[int, tuple[Pair, Program]] = {}
         rows = []
-        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
+        for checkin, pair, program in found:
             paused = was_paused(pair, checkin)
             rows.append(
                 outbox_row(
@@ -418,6 +437,7 @@ async def close_periods(rt: Runtime, now: datetime) -> None:
         await s.flush()
         for pair, program in closed.values():
             await escalate_if_not_meeting(s, rt, now, program, pair)
+    return len(found)
 
 
 async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
