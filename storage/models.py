@@ -31,6 +31,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Pair.next_due_at's "due now, recompute" mark: earlier than any real moment, so the planner's index
+# probe (next_due_at <= now) always finds it.
+RECOMPUTE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Role(StrEnum):
     MENTOR = "mentor"
     MENTEE = "mentee"
@@ -201,7 +206,8 @@ class Enrollment(SQLModel, table=True):
 
 class Pair(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_pair_program_status", "program_id", "status"),
-                      sa.Index("ix_pair_status_pulse", "status", "pulse_at"))
+                      sa.Index("ix_pair_status_pulse", "status", "pulse_at"),
+                      sa.Index("ix_pair_status_next_due", "status", "next_due_at"))
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id")
     # For mentor/mentee pairs a is the mentor and b the mentee; for peers the order is arbitrary.
@@ -227,6 +233,9 @@ class Pair(SQLModel, table=True):
     reasons: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     # When the pair's next pulse survey is due (bot/flows/health.py); None until the sweep first sees it.
     pulse_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the check-in planner next has work for this pair (bot/due.py); RECOMPUTE (the epoch) means
+    # "due now: recompute", the value every new pair and every changed pair gets.
+    next_due_at: datetime | None = Field(default=RECOMPUTE, sa_type=UTCDateTime)
 
 
 class ProposalKind(StrEnum):
@@ -268,6 +277,8 @@ class Checkin(SQLModel, table=True):
         sa.UniqueConstraint("pair_id", "period"),
         sa.Index("ix_checkin_status_due", "status", "due_at"),
         sa.Index("ix_checkin_status_closes", "status", "closes_at"),
+        # The reminder sweep: open, not yet reminded, oldest first (reminded rows are never walked again).
+        sa.Index("ix_checkin_status_reminded_due", "status", "reminded_at", "due_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     pair_id: int = Field(foreign_key="pair.id", index=True)

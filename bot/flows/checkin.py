@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
+from bot.due import due_period, next_due
 from bot.errors import UserError
 from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
@@ -58,9 +60,13 @@ def answer_buttons(rt: Runtime, checkin_id: int, pair_id: int) -> tuple[Button, 
 
 def nudge_message(rt: Runtime, program: Program, a: Member, b: Member, checkin: Checkin, note: str = "") -> Message:
     """The check-in question; `note` is a feature's line for this pair (its overdue goals)."""
-    text = rt.t("checkin.nudge", a=a.display_name, b=b.display_name, program=program.name, period=checkin.period)
+    return _nudge(rt, program, a.display_name, b.display_name, checkin.id, checkin.pair_id, checkin.period, note)  # type: ignore[arg-type]
+
+
+def _nudge(rt: Runtime, program: Program, a: str, b: str, checkin_id: int, pair_id: int, period: str, note: str) -> Message:
+    text = rt.t("checkin.nudge", a=a, b=b, program=program.name, period=period)
     text = f"{text}\n\n{note}" if note else text
-    return Message(text, buttons=answer_buttons(rt, checkin.id, checkin.pair_id))  # type: ignore[arg-type]
+    return Message(text, buttons=answer_buttons(rt, checkin_id, pair_id))
 
 
 def _checkin_for(program: Program, pair: Pair, day: date, due: datetime, zs: tuple[str, ...]) -> Checkin:
@@ -75,91 +81,88 @@ def _checkin_for(program: Program, pair: Pair, day: date, due: datetime, zs: tup
 async def plan_due(rt: Runtime, now: datetime) -> int:
     """Create this period's check-in and its nudge for every active pair whose local due time passed.
 
-    Only the newest period is planned, so downtime yields one catch-up nudge, never a backlog."""
+    Only pairs the due index names are read (next_due_at <= now), in short transactions of PLAN_BATCH;
+    only the newest period is planned, so downtime yields one catch-up nudge, never a backlog."""
     planned = 0
-    after_id = 0
     while True:
         async with rt.db.transaction() as s:
-            batch = await _active_pairs(s, after_id)
-            if not batch:
-                return planned
-            after_id = batch[-1][0].id or after_id  # stored rows always have an id
-            planned += await _plan_batch(s, rt, now, batch)
+            batch = await _due_pairs(s, now)
+            if batch:
+                planned += await _plan_batch(s, rt, now, batch)
+        # Each batch moves its pairs' next_due_at past now, so the next probe finds only the rest.
+        if len(batch) < PLAN_BATCH:
+            return planned
 
 
-async def _active_pairs(
-    s: AsyncSession, after_id: int, *, lock: bool = True
-) -> list[tuple[Pair, Program, Member, Member]]:
+_DueRow = tuple[int, int, datetime, str, str | None, str | None, str, str | None, str | None]
+
+
+async def _due_pairs(s: AsyncSession, now: datetime) -> list[_DueRow]:
+    """Up to PLAN_BATCH due active pairs, with only the columns planning needs (index-served)."""
     a, b = aliased(Member), aliased(Member)
     stmt = (
-        select(Pair, Program, a, b)
-        .join(Program, col(Program.id) == col(Pair.program_id))
+        select(Pair.id, Pair.program_id, Pair.active_since, a.display_name, a.tz, a.tz_from_platform,
+               b.display_name, b.tz, b.tz_from_platform)
         .join(a, col(a.id) == col(Pair.member_a_id))
         .join(b, col(b.id) == col(Pair.member_b_id))
-        .where(Pair.status == PairStatus.ACTIVE, col(Program.archived).is_(False), col(Pair.id) > after_id)
-        .order_by(col(Pair.id))
+        .where(Pair.status == PairStatus.ACTIVE, col(Pair.next_due_at) <= now)
+        .order_by(col(Pair.next_due_at))
         .limit(PLAN_BATCH)
-    )
-    if lock:
         # Another replica planning at the same moment skips the pairs this one holds.
-        stmt = stmt.with_for_update(skip_locked=True, of=Pair)
+        .with_for_update(skip_locked=True, of=Pair)  # type: ignore[arg-type]
+    )
     return list((await s.exec(stmt)).all())  # type: ignore[arg-type]
 
 
-_Due = tuple[Pair, Program, Member, Member, date, datetime, tuple[str, ...]]
+def _zones(rt: Runtime, row: _DueRow) -> tuple[str, ...]:
+    _, _, _, _, atz, aptz, _, btz, bptz = row
+    return tuple(sorted({atz or aptz or rt.default_tz, btz or bptz or rt.default_tz}))
 
 
-async def _unplanned(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> list[_Due]:
-    """The pairs of `batch` whose newest due period has no check-in yet, with that period."""
-    wanted: dict[int, _Due] = {}
-    for pair, program, a, b in batch:
-        zs = zones(rt, a, b)
-        found = latest_period(program, zs, now)
-        if found and found[1] > pair.active_since:
-            wanted[pair.id] = (pair, program, a, b, found[0], found[1], zs)  # type: ignore[index]
-    if not wanted:
-        return []
-    existing = set(
-        (await s.exec(select(Checkin.pair_id, Checkin.period).where(col(Checkin.pair_id).in_(list(wanted))))).all()
-    )
-    return [w for pid, w in wanted.items() if (pid, w[4].isoformat()) not in existing]
-
-
-async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[tuple[Pair, Program, Member, Member]]) -> int:
-    new = await _unplanned(s, rt, now, batch)
-    checkins = [_checkin_for(program, pair, day, due, zs) for pair, program, _, _, day, due, zs in new]
-    s.add_all(checkins)
-    await s.flush()
-    notes = await overdue_note(s, rt, [pair.id for pair, *_ in new], now)  # type: ignore[misc]
-    rows = [
-        outbox_row(
-            kind=OutboxKind.NUDGE, subject_id=pair.id, details=(c.period,),
-            workspace_id=program.workspace_id,
-            program_id=program.id,
-            dest_kind="pair",
-            target=pair.id,  # type: ignore[arg-type]
-            message=nudge_message(rt, program, a, b, c, notes.get(pair.id, "")),  # type: ignore[arg-type]
-            now=now,
-        )
-        for (pair, program, a, b, *_), c in zip(new, checkins, strict=True)
-    ]
-    await enqueue_rows(s, rows)
-    return len(new)
+async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_DueRow]) -> int:
+    """A few statements for the whole batch: the programs, the periods already planned, one INSERT of
+    check-ins, one of outbox rows, one executemany of next_due_at."""
+    program_ids = {row[1] for row in batch}
+    programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
+    owed: dict[int, tuple[_DueRow, Program, date, datetime, tuple[str, ...]]] = {}
+    next_at: dict[int, datetime | None] = {}
+    for row in batch:
+        program = programs[row[1]]
+        if program.archived:
+            next_at[row[0]] = None  # out of the index until the program is unarchived (bot/due.py marks it)
+            continue
+        zs = _zones(rt, row)
+        if found := due_period(program, zs, row[2], now):
+            owed[row[0]] = (row, program, found[0], found[1], zs)
+        next_at[row[0]] = next_due(program, zs, row[2], now)
+    if owed:
+        periods = {day.isoformat() for _, _, day, _, _ in owed.values()}
+        existing = set((await s.exec(select(Checkin.pair_id, Checkin.period).where(
+            col(Checkin.pair_id).in_(list(owed)), col(Checkin.period).in_(periods)))).all())
+        owed = {pid: o for pid, o in owed.items() if (pid, o[2].isoformat()) not in existing}
+    if owed:
+        rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": period_end(program, day, zs),
+                 "status": CheckinStatus.DUE} for pid, (_, program, day, due, zs) in owed.items()]
+        ids = dict((await s.exec(insert(Checkin).returning(col(Checkin.pair_id), col(Checkin.id)), params=rows)).all())  # type: ignore[call-overload]
+        notes = await overdue_note(s, rt, list(owed), now)
+        await enqueue_rows(s, [
+            outbox_row(
+                kind=OutboxKind.NUDGE, subject_id=pid, details=(day.isoformat(),),
+                workspace_id=program.workspace_id, program_id=program.id, dest_kind="pair", target=pid,
+                message=_nudge(rt, program, row[3], row[6], ids[pid], pid, day.isoformat(), notes.get(pid, "")),
+                now=now,
+            )
+            for pid, (row, program, day, _, _) in owed.items()
+        ])
+    await s.exec(update(Pair), params=[{"id": pid, "next_due_at": at} for pid, at in next_at.items()])  # type: ignore[call-overload]
+    return len(owed)
 
 
 async def next_plan_time(rt: Runtime, now: datetime) -> datetime | None:
-    """When plan_due next has something to do (for stepping a manual clock)."""
-    soonest: datetime | None = None
+    """When plan_due next has something to do (for stepping a manual clock): one index probe."""
     async with rt.db.transaction() as s:
-        after_id = 0
-        while batch := await _active_pairs(s, after_id, lock=False):
-            after_id = batch[-1][0].id  # type: ignore[assignment]
-            if await _unplanned(s, rt, now, batch):
-                return now
-            for pair, program, a, b in batch:
-                due = next_period(program, zones(rt, a, b), max(now, pair.active_since))[1]
-                soonest = due if soonest is None else min(soonest, due)
-    return soonest
+        soonest = (await s.exec(select(func.min(Pair.next_due_at)).where(Pair.status == PairStatus.ACTIVE))).one()
+    return None if soonest is None else max(soonest, now)
 
 
 async def _locked(ctx: Ctx, pair: Pair) -> Pair:
@@ -358,41 +361,60 @@ async def reschedule(ctx: Ctx, old: Program, new: Program) -> None:
 
 
 async def remind_unanswered(rt: Runtime, now: datetime) -> None:
-    """One reminder 48 hours after the nudge, while the period is still open."""
-    async with rt.db.transaction() as s:
-        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
-            Program, col(Program.id) == col(Pair.program_id)
-        ).where(
+    """One reminder 48 hours after the nudge, while the period is still open; batches of PLAN_BATCH,
+    read through the (status, reminded_at, due_at) index, so reminded check-ins are never walked again."""
+    a, b = aliased(Member), aliased(Member)
+    stmt = (
+        select(Checkin.id, Checkin.period, Pair.id, Program.workspace_id, Program.id, a.display_name, b.display_name)
+        .join(Pair, col(Pair.id) == col(Checkin.pair_id))
+        .join(Program, col(Program.id) == col(Pair.program_id))
+        .join(a, col(a.id) == col(Pair.member_a_id))
+        .join(b, col(b.id) == col(Pair.member_b_id))
+        .where(
             Checkin.status == CheckinStatus.DUE,
             col(Checkin.reminded_at).is_(None),
             Checkin.due_at <= now - REMIND_AFTER,
             Checkin.closes_at > now,
             Pair.status == PairStatus.ACTIVE,
         )
-        rows = []
-        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
-            checkin.reminded_at = now
-            a, b = await members_of(s, pair)
-            message = Message(
-                rt.t("checkin.reminder", a=a.display_name, b=b.display_name, period=checkin.period),
-                buttons=answer_buttons(rt, checkin.id, pair.id),  # type: ignore[arg-type]
-            )
-            rows.append(
-                outbox_row(kind=OutboxKind.REMIND, subject_id=checkin.id, workspace_id=program.workspace_id,
-                           program_id=program.id, dest_kind="pair", target=pair.id, message=message, now=now)  # type: ignore[arg-type]
-            )
-        await enqueue_rows(s, rows)
+        .order_by(col(Checkin.due_at))
+        .limit(PLAN_BATCH)
+        .with_for_update(skip_locked=True, of=Checkin)  # type: ignore[arg-type]
+    )
+    while True:
+        async with rt.db.transaction() as s:
+            found = list((await s.exec(stmt)).all())
+            rows = [
+                outbox_row(kind=OutboxKind.REMIND, subject_id=cid, workspace_id=ws_id, program_id=prog_id,
+                           dest_kind="pair", target=pid, now=now, message=Message(
+                               rt.t("checkin.reminder", a=a_name, b=b_name, period=period),
+                               buttons=answer_buttons(rt, cid, pid)))
+                for cid, period, pid, ws_id, prog_id, a_name, b_name in found
+            ]
+            if found:
+                await s.exec(update(Checkin).where(col(Checkin.id).in_([r[0] for r in found]))  # type: ignore[call-overload]
+                             .values(reminded_at=now).execution_options(synchronize_session=False))
+            await enqueue_rows(s, rows)
+        if len(found) < PLAN_BATCH:
+            return
 
 
 async def close_periods(rt: Runtime, now: datetime) -> None:
     """Unanswered check-ins whose period ended become missed; pairs that keep missing escalate."""
+    stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
+        Program, col(Program.id) == col(Pair.program_id)
+    ).where(Checkin.status == CheckinStatus.DUE, Checkin.closes_at <= now).order_by(col(Checkin.closes_at))
+    # Short transactions of PLAN_BATCH: closed rows leave the (status, closes_at) index range.
+    while await _close_batch(rt, now, stmt.limit(PLAN_BATCH).with_for_update(skip_locked=True, of=Checkin)) == PLAN_BATCH:
+        pass
+
+
+async def _close_batch(rt: Runtime, now: datetime, stmt: Any) -> int:
     async with rt.db.transaction() as s:
-        stmt = select(Checkin, Pair, Program).join(Pair, col(Pair.id) == col(Checkin.pair_id)).join(
-            Program, col(Program.id) == col(Pair.program_id)
-        ).where(Checkin.status == CheckinStatus.DUE, Checkin.closes_at <= now)
+        found = (await s.exec(stmt)).all()
         closed: dict[int, tuple[Pair, Program]] = {}
         rows = []
-        for checkin, pair, program in (await s.exec(stmt.with_for_update(skip_locked=True, of=Checkin))).all():
+        for checkin, pair, program in found:
             paused = was_paused(pair, checkin)
             rows.append(
                 outbox_row(
@@ -415,6 +437,7 @@ async def close_periods(rt: Runtime, now: datetime) -> None:
         await s.flush()
         for pair, program in closed.values():
             await escalate_if_not_meeting(s, rt, now, program, pair)
+    return len(found)
 
 
 async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
