@@ -18,7 +18,7 @@ from bot.args import Args
 from bot.commands.dispatch import run_command, run_invocation
 from bot.context import Ctx, Runtime
 from bot.delivery import Deliverer
-from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member
+from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member, member_changes
 from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
 from bot.features import REGISTRY
@@ -27,7 +27,7 @@ from bot.home import home_messages
 from bot.messages import Message, Response
 from bot.messenger import Messenger
 from bot.text import MAX_COMMAND_CHARS, clean_event
-from storage.db import Database
+from storage.db import Database, WriteNeeded
 from storage.models import Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,28 @@ class MentorBot:
                         [*response.files, *more.files])
 
     async def _handle_once(self, event: Event) -> Response:
+        if isinstance(event, CommandEvent | Invocation):
+            try:
+                return await self._handle_reading(event)
+            except WriteNeeded:  # it changes something after all: do it again as a write, deduplicated
+                pass
+        return await self._handle_writing(event)
+
+    async def _handle_reading(self, event: CommandEvent | Invocation) -> Response:
+        """A typed command by someone the bot knows, tried in a read-only transaction (no writer lock, no
+        dedupe row): most commands only look. WriteNeeded as soon as it would change anything, the actor's
+        row included. A redelivered read has nothing to repeat; a redelivered write gets here, then
+        _handle_writing finds its ProcessedEvent."""
+        now = self.clock.now()
+        actor = event.actor
+        async with self.db.read() as s:
+            found = await known_member(s, actor.platform, actor.workspace_id, actor.user_id)
+            if found is None or member_changes(found[1], actor):
+                raise WriteNeeded("the actor's member row")
+            return await self._dispatch(Ctx(self.rt, s, now, *found), event)
+
+    async def _handle_writing(self, event: Event) -> Response:
+        """The event in a write transaction, recorded by its id so a redelivery has no second effect."""
         now = self.clock.now()
         actor = event.actor
         async with self.db.transaction() as s:
@@ -185,7 +207,7 @@ class MentorBot:
 
     async def viewer(self, platform: str, workspace: str, user_id: str) -> Viewer:
         """A person's time zone and whether they see coordinator posts (for text adapters)."""
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             if (found := await known_member(s, platform, workspace, user_id)) is None:
                 return Viewer(self.rt.default_tz, False)
             ws, me = found
