@@ -124,15 +124,21 @@ class MentorBot:
     async def _handle_reading(self, event: CommandEvent | Invocation) -> Response:
         """A typed command by someone the bot knows, tried in a read-only transaction (no writer lock, no
         dedupe row): most commands only look. WriteNeeded as soon as it would change anything, the actor's
-        row included. A redelivered read has nothing to repeat; a redelivered write gets here, then
-        _handle_writing finds its ProcessedEvent."""
+        row included. A redelivery of an event that wrote finds its ProcessedEvent and is answered with
+        nothing, as _handle_writing would."""
         now = self.clock.now()
         actor = event.actor
         async with self.db.read() as s:
             found = await known_member(s, actor.platform, actor.workspace_id, actor.user_id)
             if found is None or member_changes(found[1], actor):
                 raise WriteNeeded("the actor's member row")
+            if event.event_id and await self._seen(s, _event_key(event)):
+                return Response()
             return await self._dispatch(Ctx(self.rt, s, now, *found), event)
+
+    @staticmethod
+    async def _seen(s: AsyncSession, key: str) -> bool:
+        return (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first() is not None
 
     async def _handle_writing(self, event: Event) -> Response:
         """The event in a write transaction, recorded by its id so a redelivery has no second effect."""
@@ -141,9 +147,8 @@ class MentorBot:
         async with self.db.transaction() as s:
             ws = await ensure_workspace(s, actor.platform, actor.workspace_id)
             if event.event_id:
-                key = f"{actor.platform}:{actor.workspace_id}:{event.event_id}"[:200]
-                seen = (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first()
-                if seen is not None:
+                key = _event_key(event)
+                if await self._seen(s, key):
                     return Response()
                 s.add(ProcessedEvent(event_key=key, processed_at=now))
             me = await ensure_member(s, ws, actor, now)
@@ -216,6 +221,12 @@ class MentorBot:
     async def home(self, platform: str, workspace: str, user_id: str) -> list[Message]:
         """A person's home page (Slack's App Home tab) as core messages: read only, nothing is changed."""
         return await home_messages(self.rt, self.clock.now(), platform, workspace, user_id)
+
+
+def _event_key(event: Event) -> str:
+    """The ProcessedEvent key that makes a redelivered event a no-op."""
+    actor = event.actor
+    return f"{actor.platform}:{actor.workspace_id}:{event.event_id}"[:200]
 
 
 def _start(event: CommandEvent | Invocation) -> str:
