@@ -90,7 +90,8 @@ async def measure(app: web.Application, args: argparse.Namespace, hook: str,
                   after: Callable[[], Awaitable[None]]) -> tuple[list[float], int, float]:
     runner, url = await start(app)
     try:
-        await hammer(url, args.concurrency, args.concurrency, args.users, args.command, hook)  # warm-up
+        # Warm-up: every user once, so what is timed is the steady state (people the bot already knows).
+        await hammer(url, max(args.concurrency, args.users), args.concurrency, args.users, args.command, hook)
         await after()
         t0 = time.perf_counter()
         latencies, failures = await hammer(url, args.total, args.concurrency, args.users, args.command, hook)

@@ -19,7 +19,7 @@ from bot.args import Args
 from bot.commands.dispatch import run_command, run_invocation
 from bot.context import Ctx, Runtime
 from bot.delivery import Deliverer
-from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member
+from bot.directory import coordinated_programs, ensure_member, ensure_workspace, known_member, member_changes
 from bot.errors import UserError
 from bot.events import ActionEvent, CommandEvent, Event, FormSubmission, Invocation, MemberLeft
 from bot.features import REGISTRY
@@ -29,7 +29,7 @@ from bot.home import home_messages
 from bot.messages import Message, Response
 from bot.messenger import Messenger
 from bot.text import MAX_COMMAND_CHARS, clean_event
-from storage.db import Database
+from storage.db import Database, WriteNeeded
 from storage.models import Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -118,14 +118,41 @@ class MentorBot:
                         [*response.files, *more.files])
 
     async def _handle_once(self, event: Event) -> Response:
+        if isinstance(event, CommandEvent | Invocation):
+            try:
+                return await self._handle_reading(event)
+            except WriteNeeded:  # it changes something after all: do it again as a write, deduplicated
+                pass
+        return await self._handle_writing(event)
+
+    async def _handle_reading(self, event: CommandEvent | Invocation) -> Response:
+        """A typed command by someone the bot knows, tried in a read-only transaction (no writer lock, no
+        dedupe row): most commands only look. WriteNeeded as soon as it would change anything, the actor's
+        row included. A redelivery of an event that wrote finds its ProcessedEvent and is answered with
+        nothing, as _handle_writing would."""
+        now = self.clock.now()
+        actor = event.actor
+        async with self.db.read() as s:
+            found = await known_member(s, actor.platform, actor.workspace_id, actor.user_id)
+            if found is None or member_changes(found[1], actor):
+                raise WriteNeeded("the actor's member row")
+            if event.event_id and await self._seen(s, _event_key(event)):
+                return Response()
+            return await self._dispatch(Ctx(self.rt, s, now, *found), event)
+
+    @staticmethod
+    async def _seen(s: AsyncSession, key: str) -> bool:
+        return (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first() is not None
+
+    async def _handle_writing(self, event: Event) -> Response:
+        """The event in a write transaction, recorded by its id so a redelivery has no second effect."""
         now = self.clock.now()
         actor = event.actor
         async with self.db.transaction() as s:
             ws = await ensure_workspace(s, actor.platform, actor.workspace_id)
             if event.event_id:
-                key = f"{actor.platform}:{actor.workspace_id}:{event.event_id}"[:200]
-                seen = (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first()
-                if seen is not None:
+                key = _event_key(event)
+                if await self._seen(s, key):
                     return Response()
                 s.add(ProcessedEvent(event_key=key, processed_at=now))
             me = await ensure_member(s, ws, actor, now)
@@ -193,7 +220,7 @@ class MentorBot:
 
     async def viewer(self, platform: str, workspace: str, user_id: str) -> Viewer:
         """A person's time zone and whether they see coordinator posts (for text adapters)."""
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             if (found := await known_member(s, platform, workspace, user_id)) is None:
                 return Viewer(self.rt.default_tz, False)
             ws, me = found
@@ -202,6 +229,12 @@ class MentorBot:
     async def home(self, platform: str, workspace: str, user_id: str) -> list[Message]:
         """A person's home page (Slack's App Home tab) as core messages: read only, nothing is changed."""
         return await home_messages(self.rt, self.clock.now(), platform, workspace, user_id)
+
+
+def _event_key(event: Event) -> str:
+    """The ProcessedEvent key that makes a redelivered event a no-op."""
+    actor = event.actor
+    return f"{actor.platform}:{actor.workspace_id}:{event.event_id}"[:200]
 
 
 def _start(event: CommandEvent | Invocation) -> str:

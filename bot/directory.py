@@ -49,13 +49,12 @@ async def find_workspace(session: AsyncSession, platform: str, external_id: str)
 
 async def known_member(session: AsyncSession, platform: str, workspace: str,
                        user_id: str) -> tuple[Workspace, Member] | None:
-    """The workspace and member row of someone the bot has met, without creating either (read-only views)."""
-    ws = await find_workspace(session, platform, workspace)
-    if ws is None:
-        return None
-    stmt = select(Member).where(Member.workspace_id == ws.id, Member.external_id == user_id)
-    me = (await session.exec(stmt)).first()
-    return None if me is None else (ws, me)
+    """The workspace and member row of someone the bot has met, without creating either (read-only views),
+    in one statement."""
+    stmt = select(Workspace, Member).join(Member, col(Member.workspace_id) == col(Workspace.id)).where(
+        Workspace.platform == platform, Workspace.external_id == workspace, Member.external_id == user_id)
+    found = (await session.exec(stmt)).first()
+    return None if found is None else (found[0], found[1])
 
 
 async def ensure_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace:
@@ -67,8 +66,21 @@ async def ensure_workspace(session: AsyncSession, platform: str, external_id: st
     return ws
 
 
+def member_changes(member: Member, actor: Actor) -> dict[str, object]:
+    """What the platform now says about the actor that their member row does not hold yet (often nothing)."""
+    changes: dict[str, object] = {}
+    if (name := actor.display_name or member.display_name or actor.user_id) != member.display_name:
+        changes["display_name"] = name
+    if actor.tz and (zone := zones.canonical(actor.tz)) is not None and zone != member.tz_from_platform:
+        changes["tz_from_platform"] = zone  # a zone we could not use is ignored
+    if actor.is_admin is not None and actor.is_admin != member.is_admin:
+        changes["is_admin"] = actor.is_admin
+    return changes
+
+
 async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now: datetime) -> Member:
-    """The member row for whoever acted, refreshed with what the platform says about them."""
+    """The member row for whoever acted, refreshed with what the platform says about them. Writes only
+    when the row is new or something changed, so a read-only command stays read-only."""
     member = (
         await session.exec(
             select(Member).where(Member.workspace_id == ws.id, Member.external_id == actor.user_id)
@@ -77,12 +89,10 @@ async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now:
     if member is None:
         member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)  # type: ignore[arg-type]
         session.add(member)
-    member.display_name = actor.display_name or member.display_name or actor.user_id
-    if actor.tz and (platform_zone := zones.canonical(actor.tz)) is not None:  # a zone we could not use is ignored
-        member.tz_from_platform = platform_zone
-    if actor.is_admin is not None:
-        member.is_admin = actor.is_admin
-    await session.flush()
+    if changes := member_changes(member, actor):
+        for name, value in changes.items():
+            setattr(member, name, value)
+        await session.flush()
     return member
 
 

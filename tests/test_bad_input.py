@@ -537,10 +537,11 @@ async def test_bad_input_gets_a_short_answer_and_changes_nothing(
         # UserError rolled the event's transaction back: not even the actor's row or the event id stayed.
         assert changed == [], {name: (before[name], after[name]) for name in changed}
     else:
-        # An ordinary reply commits: the event id is recorded (a platform retry is then ignored) and an
-        # actor the bot had not met would get their member row; nothing else may change.
+        # An ordinary reply changes nothing but, when it had to write (an actor the bot had not met gets
+        # their member row), the event id that makes a platform retry a no-op. A command that only read
+        # by someone known records nothing at all.
         assert set(changed) <= {"member", "processedevent"}, changed
-        assert len(after["processedevent"]) == len(before["processedevent"]) + 1
+        assert len(after["processedevent"]) - len(before["processedevent"]) in (0, 1)
         assert after["member"][: len(before["member"])] == before["member"]
         assert len(after["member"]) - len(before["member"]) <= 1
 

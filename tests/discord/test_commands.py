@@ -182,7 +182,7 @@ async def test_pair_autocomplete_offers_what_the_command_accepts(
     event.listen(bot.db.engine.sync_engine, "before_cursor_execute",
                  lambda *call: selects.append(call[2]) if call[2].lstrip().upper().startswith("SELECT") else None)
     assert len(await suggest.coordinated_pairs(bot.rt, PLATFORM, str(GUILD_ID), str(cast.carol.id), "")) == 3
-    assert len(selects) == 5  # workspace, member, programs, pairs, their members
+    assert len(selects) == 4  # workspace with member, programs, pairs, their members
 
 
 def test_a_long_reply_is_split_at_line_ends() -> None:

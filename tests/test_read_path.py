@@ -1,0 +1,89 @@
+"""Commands that only read run in a read-only transaction; anything that writes still has one effect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, text
+from sqlmodel import select
+
+from bot.core import MentorBot
+from bot.events import Actor, CommandEvent
+from storage.db import Database, WriteNeeded
+from storage.models import Member, ProcessedEvent
+
+ALICE = Actor("slack", "T1", "U1", "alice", "Europe/Berlin")
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every statement either engine sends while the block runs, first words only."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()[:2]).upper())
+
+    engines = [db.engine.sync_engine]
+    if db.reader.sync_engine.pool is not db.engine.sync_engine.pool:  # SQLite's readers have their own pool
+        engines.append(db.reader.sync_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+async def command(bot: MentorBot, text_: str, event_id: str, actor: Actor = ALICE) -> str:
+    response = await bot.handle(CommandEvent(actor, text_, None, event_id))
+    return "\n".join(m.text for m in response.messages)
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.read() as s:
+        return len((await s.exec(select(model))).all())
+
+
+async def test_status_of_someone_known_only_reads(bot: MentorBot, db: Database) -> None:
+    await command(bot, "status", "e1")  # first meeting: the member row is written, with the event id
+    assert await count(db, Member) == 1 and await count(db, ProcessedEvent) == 1
+    with statements(db) as seen:
+        reply = await command(bot, "status", "e2")
+    assert "not in any program" in reply or reply  # the same answer as before, whatever its words
+    assert all(s.startswith(("SELECT", "BEGIN")) for s in seen), seen
+    assert "BEGIN IMMEDIATE" not in seen
+    assert len(seen) <= 4, seen  # BEGIN, who is acting, was this event done already, their enrolments
+    assert await count(db, ProcessedEvent) == 1  # nothing to deduplicate: a repeat would only look again
+
+
+async def test_a_writing_command_redelivered_has_one_effect(bot: MentorBot, db: Database) -> None:
+    await command(bot, "status", "e1")
+    first = await command(bot, "profile --tz Asia/Tokyo", "e2")
+    again = await command(bot, "profile --tz Asia/Tokyo", "e2")  # the platform delivered it twice
+    assert first and again == ""
+    async with db.read() as s:
+        me = (await s.exec(select(Member))).one()
+    assert me.tz == "Asia/Tokyo"
+    assert await count(db, ProcessedEvent) == 2
+
+
+async def test_news_about_the_actor_is_written(bot: MentorBot, db: Database) -> None:
+    await command(bot, "status", "e1")
+    await command(bot, "status", "e2", Actor("slack", "T1", "U1", "alice b", "Asia/Tokyo"))
+    async with db.read() as s:
+        me = (await s.exec(select(Member))).one()
+    assert (me.display_name, me.tz_from_platform) == ("alice b", "Asia/Tokyo")
+
+
+async def test_a_read_only_transaction_refuses_to_write(db: Database) -> None:
+    with pytest.raises(WriteNeeded):
+        async with db.read() as s:
+            await s.exec(text("INSERT INTO workspace (platform, external_id, name) VALUES ('x', 'y', '')"))
+    with pytest.raises(WriteNeeded):
+        async with db.read() as s:
+            s.add(Member(workspace_id=1, external_id="U9"))
+            await s.flush()
+    assert await count(db, Member) == 0
