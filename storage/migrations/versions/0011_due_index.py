@@ -1,7 +1,7 @@
 """due-indexed planning: each pair stores when the check-in planner next has work for it
 
 Revision ID: 0011_due_index
-Revises: 0009_member_data
+Revises: 0010_outbox_claim
 """
 from collections.abc import Sequence
 
@@ -11,7 +11,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0011_due_index'
-down_revision: str | None = '0009_member_data'
+down_revision: str | None = '0010_outbox_claim'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

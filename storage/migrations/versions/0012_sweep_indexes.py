@@ -2,7 +2,7 @@
 index serving "open escalations not reminded yet, oldest first"
 
 Revision ID: 0012_sweep_indexes
-Revises: 0009_member_data
+Revises: 0011_due_index
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from alembic import op
 import storage.models
 
 revision: str = '0012_sweep_indexes'
-down_revision: str | None = '0009_member_data'
+down_revision: str | None = '0011_due_index'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
