@@ -50,7 +50,7 @@ OUTBOX_OLDEST_DUE = Gauge("mentorbot_outbox_oldest_due_age_seconds",
 # else in brackets (a message reference, a channel name) would make a label per message: never taken.
 _CODE = r"[a-z][a-z0-9_]{0,39}|[1-5][0-9][0-9]|[A-Z][A-Za-z]{1,39}"
 _IN_BRACKETS = re.compile(rf"\(({_CODE})\)")
-_LEADING = re.compile(rf"^({_CODE}):")
+_LEADING = re.compile(rf"^({_CODE})(?::|$)")  # "http_500: ..." or a bare code
 
 
 def reason_of(error: str) -> str:
