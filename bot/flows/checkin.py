@@ -4,7 +4,7 @@ remind once after 48 hours, close unanswered periods as missed, escalate pairs t
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any, Literal
 
 from sqlalchemy import insert, update
@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
-from bot.due import due_period, next_due
 from bot.errors import UserError
 from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
@@ -126,22 +125,26 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
     programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
     owed: dict[int, tuple[_DueRow, Program, date, datetime, tuple[str, ...]]] = {}
     next_at: dict[int, datetime | None] = {}
+    # Pairs of one program in the same zones share their periods: each combination is computed once a batch.
+    latest = cache(lambda pid, zs: latest_period(programs[pid], zs, now))
+    following = cache(lambda pid, zs, after: next_period(programs[pid], zs, after)[1])
+    ends = cache(lambda pid, day, zs: period_end(programs[pid], day, zs))
     for row in batch:
         program = programs[row[1]]
         if program.archived:
             next_at[row[0]] = None  # out of the index until the program is unarchived (bot/due.py marks it)
             continue
         zs = _zones(rt, row)
-        if found := due_period(program, zs, row[2], now):
+        if (found := latest(row[1], zs)) and found[1] > row[2]:  # due_period, shared
             owed[row[0]] = (row, program, found[0], found[1], zs)
-        next_at[row[0]] = next_due(program, zs, row[2], now)
+        next_at[row[0]] = following(row[1], zs, max(now, row[2]))  # next_due, shared
     if owed:
         periods = {day.isoformat() for _, _, day, _, _ in owed.values()}
         existing = set((await s.exec(select(Checkin.pair_id, Checkin.period).where(
             col(Checkin.pair_id).in_(list(owed)), col(Checkin.period).in_(periods)))).all())
         owed = {pid: o for pid, o in owed.items() if (pid, o[2].isoformat()) not in existing}
     if owed:
-        rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": period_end(program, day, zs),
+        rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": ends(program.id, day, zs),
                  "status": CheckinStatus.DUE} for pid, (_, program, day, due, zs) in owed.items()]
         ids = dict((await s.exec(insert(Checkin).returning(col(Checkin.pair_id), col(Checkin.id)), params=rows)).all())  # type: ignore[call-overload]
         notes = await overdue_note(s, rt, list(owed), now)
