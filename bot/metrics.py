@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+import prompts
 from bot.events import ActionEvent, CommandEvent, FormSubmission, Invocation
 
 S = TypeVar("S")
@@ -21,28 +22,34 @@ R = TypeVar("R")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-SENDS = Counter("mentorbot_sends", "Outbox rows accepted by a platform", ["platform", "kind"], registry=REGISTRY)
-RETRIES = Counter("mentorbot_send_retries", "Sends that failed and will be tried again",
+
+def _help(name: str) -> str:
+    """A metric's HELP line, from prompts/ (ops.metrics.<name>)."""
+    return prompts.say(f"ops.metrics.{name}")
+
+
+SENDS = Counter("mentorbot_sends", _help("sends"), ["platform", "kind"], registry=REGISTRY)
+RETRIES = Counter("mentorbot_send_retries", _help("send_retries"),
                   ["platform", "reason"], registry=REGISTRY)
-FAILURES = Counter("mentorbot_send_failures", "Sends given up for good", ["platform", "reason"], registry=REGISTRY)
-SWEEP_SECONDS = Histogram("mentorbot_sweep_seconds", "How long one run of a sweep took", ["sweep"],
+FAILURES = Counter("mentorbot_send_failures", _help("send_failures"), ["platform", "reason"], registry=REGISTRY)
+SWEEP_SECONDS = Histogram("mentorbot_sweep_seconds", _help("sweep_seconds"), ["sweep"],
                           registry=REGISTRY, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-SWEEP_FAILURES = Counter("mentorbot_sweep_failures", "Sweep runs that raised (the other sweeps still ran)",
+SWEEP_FAILURES = Counter("mentorbot_sweep_failures", _help("sweep_failures"),
                          ["sweep"], registry=REGISTRY)
-HANDLE_SECONDS = Histogram("mentorbot_handle_seconds", "From an event reaching the core to its reply",
+HANDLE_SECONDS = Histogram("mentorbot_handle_seconds", _help("handle_seconds"),
                            ["event"], registry=REGISTRY,
                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 # The scheduler's two jobs: "sweeps" (every sweep once) and "delivery" (the deliverer until nothing is due).
-RUN_SECONDS = Histogram("mentorbot_scheduler_run_seconds", "How long one run of a scheduler job took", ["job"],
+RUN_SECONDS = Histogram("mentorbot_scheduler_run_seconds", _help("scheduler_run_seconds"), ["job"],
                         registry=REGISTRY,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900))
 LAST_RUN = Gauge("mentorbot_scheduler_last_run_timestamp_seconds",
-                 "When a run of a scheduler job last finished (Unix time, the bot's clock)", ["job"],
+                 _help("scheduler_last_run_timestamp_seconds"), ["job"],
                  registry=REGISTRY)
-OUTBOX_PENDING = Gauge("mentorbot_outbox_pending", "Outbox rows not yet sent or given up (read at scrape time)",
+OUTBOX_PENDING = Gauge("mentorbot_outbox_pending", _help("outbox_pending"),
                        ["platform"], registry=REGISTRY)
 OUTBOX_OLDEST_DUE = Gauge("mentorbot_outbox_oldest_due_age_seconds",
-                          "How long the oldest due pending outbox row has been waiting; 0 when none is due",
+                          _help("outbox_oldest_due_age_seconds"),
                           ["platform"], registry=REGISTRY)
 
 
