@@ -71,17 +71,9 @@ def bot_main() -> int:
 
 def prepare(db_url: str | None, tmp: Path, pairs: int) -> str:
     """A fresh, migrated, seeded database; returns its async URL."""
-    from bench.fanout import async_url, reset_postgres
-    from storage.migrate import upgrade
+    from bench.fanout import prepare_database
 
-    url = async_url(db_url) if db_url else f"sqlite+aiosqlite:///{tmp / 'chaos.db'}"
-    if make_url(url).get_backend_name() == "sqlite":
-        path = make_url(url).database
-        if not path or path == ":memory:" or Path(path).exists():
-            raise SystemExit("a SQLite --db must name a file that does not exist yet")
-    else:
-        asyncio.run(reset_postgres(url))
-    upgrade(url)  # runs its own event loop, so outside asyncio.run
+    url = prepare_database(db_url, tmp)
     asyncio.run(_seed(url, pairs))
     return url
 
