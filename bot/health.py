@@ -81,10 +81,8 @@ class Health:
     async def backlog(self, now: datetime) -> dict[str, Backlog]:
         """Pending rows per platform. With one platform in the database (the usual case), two reads of the
         (status, next_attempt_at) index alone; with several, one grouped query (see `backlog_query`)."""
-        # A read-only transaction where the database offers one (Database.read: no SQLite writer lock, so a
-        # scrape never queues behind or holds up the writers); a write transaction otherwise.
-        opening = getattr(self.db, "read", self.db.transaction)
-        async with opening() as s:
+        # Read-only (no SQLite writer lock): a scrape never queues behind or holds up the writers.
+        async with self.db.read() as s:
             platforms = list((await s.exec(select(Workspace.platform).distinct())).all())
             if len(platforms) == 1:
                 pending = Outbox.status == OutboxStatus.PENDING
