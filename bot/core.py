@@ -138,7 +138,12 @@ class MentorBot:
                 raise WriteNeeded("the actor's member row")
             if event.event_id and await self._seen(s, _event_key(event)):
                 return Response()
-            return await self._dispatch(Ctx(self.rt, s, now, *found), event)
+            response = await self._dispatch(Ctx(self.rt, s, now, *found), event)
+            if response.then is not None:
+                # Its work after the commit changes things (a match, a file): the event must be recorded, so
+                # that a redelivery does not do that work twice.
+                raise WriteNeeded("work after the commit")
+            return response
 
     @staticmethod
     async def _seen(s: AsyncSession, key: str) -> bool:

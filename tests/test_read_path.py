@@ -87,3 +87,13 @@ async def test_a_read_only_transaction_refuses_to_write(db: Database) -> None:
             s.add(Member(workspace_id=1, external_id="U9"))
             await s.flush()
     assert await count(db, Member) == 0
+
+
+async def test_a_command_with_work_after_its_commit_is_recorded_and_done_once(bot: MentorBot, db: Database) -> None:
+    admin = Actor("slack", "T1", "U1", "alice", "Europe/Berlin", is_admin=True)
+    await command(bot, "program create Spring", "e1", admin)
+    first = await bot.handle(CommandEvent(admin, "export", None, "e2"))  # reads, then builds the file after commit
+    again = await bot.handle(CommandEvent(admin, "export", None, "e2"))  # the platform delivered it twice
+    assert [f.filename for f in first.files] and first.files[0].filename.endswith(".zip")
+    assert again.messages == [] and again.files == []
+    assert await count(db, ProcessedEvent) == 2
