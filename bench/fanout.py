@@ -1,6 +1,7 @@
 """The weekly fan-out: N active pairs come due at once; how long do planning and delivery take?
 
     python bench/fanout.py [--pairs 10000] [--db postgresql+asyncpg://postgres@127.0.0.1:5432/bench_fanout]
+    python bench/fanout.py --pairs 100000 --compare 10000   # both sizes in one run, and the per-pair ratio
     python bench/fanout.py --slack [--pairs 200]
 
 SQLite (a fresh temporary file) by default. A PostgreSQL database named by --db is created when
@@ -42,6 +43,7 @@ from adapters.slack.messenger import SlackMessenger
 from adapters.slack.pacing import PER_CONVERSATION_SECONDS, PER_MINUTE, Pacer
 from bot.clock import ManualClock
 from bot.core import MentorBot
+from bot.flows.health import pulse_due
 from bot.messages import Message
 from bot.messenger import Delivered, Destination, Profile
 from bot.periods import due_at, latest_period
@@ -206,10 +208,30 @@ async def seed(db: Database, pairs: int, created: datetime, active_since: dateti
     """One workspace, one program, `pairs` active mentor/mentee pairs, inserted in bulk; with
     `conversations`, each pair already has its shared conversation (G<pair id>)."""
     program = program_model(1, 1, created)
+    async with db.transaction() as s:
+        await s.exec(insert(Workspace), params=[{"id": 1, "platform": platform, "external_id": WORKSPACE, "name": "Bench"}])
+        await s.exec(insert(Program), params=[program.model_dump()])
+        # A chunk of pairs at a time: the rows of all of them at once would be the run's peak memory.
+        for first in range(0, pairs, SEED_CHUNK):
+            members, enrollments, pair_rows = _seed_rows(range(first, min(pairs, first + SEED_CHUNK)), created,
+                                                         active_since, conversations)
+            for table, rows in ((Member, members), (Enrollment, enrollments), (Pair, pair_rows)):
+                await s.exec(insert(table), params=rows)
+        if db.dialect == "postgresql":
+            # Explicit ids leave the sequences behind; anything the bot inserts later must not collide.
+            conn = await s.connection()
+            for name in ("workspace", "program", "member", "pair"):
+                await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
+    return program
+
+
+def _seed_rows(indices: range, created: datetime, active_since: datetime, conversations: bool
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The member, enrollment and pair rows of the pairs numbered `indices` (from 0)."""
     members: list[dict[str, Any]] = []
     enrollments: list[dict[str, Any]] = []
     pair_rows: list[dict[str, Any]] = []
-    for i in range(pairs):
+    for i in indices:
         mentor_id, mentee_id = 2 * i + 1, 2 * i + 2
         # Every combination of mentor zone and mentee zone occurs.
         mentor_zone, mentee_zone = ZONES[i % len(ZONES)], ZONES[(i // len(ZONES)) % len(ZONES)]
@@ -245,20 +267,11 @@ async def seed(db: Database, pairs: int, created: datetime, active_since: dateti
                 "created_at": active_since,
                 "active_since": active_since,
                 "conversation_ref": f"G{i + 1}" if conversations else None,
+                # As the pulse sweep leaves a pair the first time it sees it (once in a pair's life, not weekly).
+                "pulse_at": pulse_due(active_since, 0),
             }
         )
-    async with db.transaction() as s:
-        await s.exec(insert(Workspace), params=[{"id": 1, "platform": platform, "external_id": WORKSPACE, "name": "Bench"}])
-        await s.exec(insert(Program), params=[program.model_dump()])
-        for table, rows in ((Member, members), (Enrollment, enrollments), (Pair, pair_rows)):
-            for start in range(0, len(rows), SEED_CHUNK):
-                await s.exec(insert(table), params=rows[start : start + SEED_CHUNK])
-        if db.dialect == "postgresql":
-            # Explicit ids leave the sequences behind; anything the bot inserts later must not collide.
-            conn = await s.connection()
-            for name in ("workspace", "program", "member", "pair"):
-                await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
-    return program
+    return members, enrollments, pair_rows
 
 
 async def pair_zone_sets(db: Database, default_tz: str) -> set[tuple[str, ...]]:
@@ -285,7 +298,14 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-async def run(url: str, pairs: int, slack: bool = False) -> bool:
+@dataclass
+class Result:
+    planning: float  # seconds
+    delivery: float
+    ok: bool
+
+
+async def run(url: str, pairs: int, slack: bool = False) -> Result:
     db = Database(url)
     # The fake Slack enforces chat.postMessage's limits, as Slack does.
     fake = FakeSlack(team=WORKSPACE, limits={"chat.postMessage": PER_MINUTE["chat.postMessage"]},
@@ -370,7 +390,7 @@ async def run(url: str, pairs: int, slack: bool = False) -> bool:
         print(f"second round:          {again} sent, {second_sent} messenger calls, {second_rows} new outbox rows")
         for name, ok in checks.items():
             print(f"{'ok  ' if ok else 'FAIL'}  {name}")
-        return all(checks.values())
+        return Result(planning, delivery, all(checks.values()))
     finally:
         if isinstance(messenger, RecordingSlackMessenger):
             await messenger.close()
@@ -385,17 +405,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
     parser.add_argument("--slack", action="store_true",
                         help="deliver through the Slack messenger to a fake Slack enforcing its rate limits")
+    parser.add_argument("--compare", type=int, metavar="M",
+                        help="first run M pairs in the same process, then print both per-pair costs and their ratio")
     args = parser.parse_args(argv)
     if args.pairs is None:
         args.pairs = 200 if args.slack else 10000
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
-        url = prepare_database(args.db, Path(tmp))
-        ok = asyncio.run(run(url, args.pairs, args.slack))
-    return 0 if ok else 1
-
+    sizes = [args.compare, args.pairs] if args.compare else [args.pairs]
+    results = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
+            url = prepare_database(args.db, Path(tmp))
+            results.append(asyncio.run(run(url, n, args.slack)))
+        print()
+    if args.compare:
+        (small, big), (m, n) = results, sizes
+        for phase in ("planning", "delivery"):
+            per_small, per_big = (1e6 * getattr(r, phase) / k for r, k in ((small, m), (big, n)))
+            print(f"{phase} per pair:     {per_small:.1f} us at {m}, {per_big:.1f} us at {n}: "
+                  f"{per_big / per_small:.2f}x")
+    return 0 if all(r.ok for r in results) else 1
 
 if __name__ == "__main__":
     sys.exit(main())

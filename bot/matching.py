@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import AbstractSet
-
-import networkx as nx
-import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from typing import TYPE_CHECKING, AbstractSet
 
 from storage.models import Role
+
+# numpy, scipy and networkx are imported in the functions that solve: every bot process imports this
+# module (its rules and names), and most never match; loading them costs 80 MiB and 0.4 s at start.
+if TYPE_CHECKING:
+    import numpy as np
 
 # Waking hours, local time: the overlap of two people's windows is how long both are awake.
 WAKE_START = 8.0
@@ -173,6 +172,7 @@ def allowed(a: Candidate, b: Candidate, rules: Rules = Rules(), forbidden: Forbi
 
 
 def _incidence(people: Sequence[Candidate], attr: str, vocab: dict[str, int]) -> np.ndarray:
+    import numpy as np
     out = np.zeros((len(people), max(1, len(vocab))), dtype=np.float64)
     for i, p in enumerate(people):
         for tag in getattr(p, attr):
@@ -190,6 +190,7 @@ def _shared(rows: Sequence[Candidate], cols: Sequence[Candidate], attr: str) -> 
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    import numpy as np
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
@@ -203,6 +204,7 @@ class _Grid:
 
 def _grid(cols: Sequence[Candidate], rows: Sequence[Candidate], weights: Weights, rules: Rules,
           forbidden: Forbidden) -> _Grid:
+    import numpy as np
     # The same arithmetic as `score` and `allowed`, on tag-incidence matrices (tests check they agree).
     t_inter, _ = _shared(rows, cols, "topics")
     i_inter, i_union = _shared(rows, cols, "interests")
@@ -283,6 +285,7 @@ def match_mentorship(mentors: Sequence[Candidate], mentees: Sequence[Candidate],
 def slots(mentors: Sequence[Candidate], weights: Weights) -> tuple[np.ndarray, np.ndarray]:
     """One column per free slot: its mentor's index, and its spread term (a mentor's k-th mentee overall,
     counting those they already have, costs k spreads, so mentees spread across mentors)."""
+    import numpy as np
     owner = np.repeat(np.arange(len(mentors)), [m.room for m in mentors])
     penalty = weights.spread * np.concatenate([np.arange(m.load, max(m.load, m.capacity), dtype=np.float64)
                                                for m in mentors] or [np.zeros(0)])
@@ -291,6 +294,8 @@ def slots(mentors: Sequence[Candidate], weights: Weights) -> tuple[np.ndarray, n
 
 def _assign(values: np.ndarray, ok: np.ndarray, owner: np.ndarray, penalty: np.ndarray) -> list[tuple[int, int]]:
     """Rows to mentor columns through their slots: max cardinality first, then max sum of value - penalty."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
     live = np.flatnonzero(ok.any(axis=1))          # rows with no allowed column cannot be matched anyway
     if live.size == 0:
         return []
@@ -314,6 +319,9 @@ def _assign(values: np.ndarray, ok: np.ndarray, owner: np.ndarray, penalty: np.n
 
 def _sparse(n: int, s: int, r: np.ndarray, c: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sparse solve of n rows by s slot columns with the given edges (all gains positive)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
     # Each row also gets a column of its own meaning "unmatched" (gain 1, below any match), so a full
     # matching always exists, as min_weight_full_bipartite_matching requires.
     data = np.concatenate([gains, np.ones(n)])
@@ -335,6 +343,7 @@ def match_peers(peers: Sequence[Candidate], weights: Weights = Weights(), rules:
                 forbidden: Forbidden = frozenset(), first_in_line: AbstractSet[int] = frozenset()) -> Proposal:
     """The most pairs among peers the rules allow; then as many of `first_in_line` (left over last round)
     as possible; then the best total score. Whoever is left over is first in line next round."""
+    import networkx as nx
     if any(p.role != Role.PEER for p in peers):
         raise ValueError("match_peers wants only peers")
     graph = nx.Graph()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -42,7 +42,13 @@ class Message:
     buttons: tuple[Button, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out, not dataclasses.asdict: asdict deep-copies every field, a third of planning a fan-out.
+        return {
+            "text": self.text,
+            "fields": [list(f) for f in self.fields],
+            "buttons": [{"label": b.label, "action_id": b.action_id, "value": b.value, "style": b.style}
+                        for b in self.buttons],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:

@@ -7,11 +7,12 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 from typing import Any, Literal
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import prompts
 from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
@@ -48,13 +49,20 @@ def nudge_key(pair_id: int, period: str) -> str:
 
 
 def answer_buttons(rt: Runtime, checkin_id: int, pair_id: int) -> tuple[Button, ...]:
+    met, rescheduled, could_not, report = _answer_labels(rt.lang)
     value = str(checkin_id)
     return (
-        Button(rt.t("button.met"), "checkin.met", value, "primary"),
-        Button(rt.t("button.rescheduled"), "checkin.rescheduled", value),
-        Button(rt.t("button.could_not_meet"), "checkin.could_not_meet", value),
-        Button(rt.t("button.report"), "escalation.report", str(pair_id), "danger"),
+        Button(met, "checkin.met", value, "primary"),
+        Button(rescheduled, "checkin.rescheduled", value),
+        Button(could_not, "checkin.could_not_meet", value),
+        Button(report, "escalation.report", str(pair_id), "danger"),
     )
+
+
+@cache
+def _answer_labels(lang: str) -> tuple[str, ...]:
+    # Rendered once per language: a fan-out asks for them on every nudge, and the catalog never changes.
+    return tuple(prompts.say(f"button.{k}", lang) for k in ("met", "rescheduled", "could_not_meet", "report"))
 
 
 def nudge_message(rt: Runtime, program: Program, a: Member, b: Member, checkin: Checkin, note: str = "") -> Message:
@@ -146,7 +154,9 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
     if owed:
         rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": ends(program.id, day, zs),
                  "status": CheckinStatus.DUE} for pid, (_, program, day, due, zs) in owed.items()]
-        ids = dict((await s.exec(insert(Checkin).returning(col(Checkin.pair_id), col(Checkin.id)), params=rows)).all())  # type: ignore[call-overload]
+        # Core statements on the tables, not the ORM's bulk path: that costs more per row than the database does.
+        checkins = Checkin.__table__
+        ids = dict((await s.exec(insert(checkins).returning(checkins.c.pair_id, checkins.c.id), params=rows)).all())  # type: ignore[call-overload]
         notes = await overdue_note(s, rt, list(owed), now)
         await enqueue_rows(s, [
             outbox_row(
@@ -157,7 +167,9 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
             )
             for pid, (row, program, day, _, _) in owed.items()
         ])
-    await s.exec(update(Pair), params=[{"id": pid, "next_due_at": at} for pid, at in next_at.items()])  # type: ignore[call-overload]
+    pairs = Pair.__table__
+    await s.exec(update(pairs).where(pairs.c.id == bindparam("pid")).values(next_due_at=bindparam("at")),  # type: ignore[call-overload]
+                 params=[{"pid": pid, "at": at} for pid, at in next_at.items()])
     return len(owed)
 
 
