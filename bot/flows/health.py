@@ -8,11 +8,14 @@ rematch escalation, never told to the partner."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -362,40 +365,58 @@ def _round_of(start: datetime, at: datetime) -> int:
 
 async def send_pulses(rt: Runtime, now: datetime) -> None:
     """Schedule the pairs the sweep has not seen yet, then ask the pairs whose survey is due (only those:
-    the (status, pulse_at) index serves both queries), a batch per transaction."""
+    the (status, pulse_at) index serves both queries), a batch per transaction, a few statements a batch
+    (a cohort that started together comes due together, like a fan-out)."""
+    pairs = Pair.__table__
+    set_pulse_at = update(pairs).where(pairs.c.id == bindparam("pid")).values(pulse_at=bindparam("at"))
     while True:
         async with rt.db.transaction() as s:
-            fresh = (await s.exec(select(Pair).where(Pair.status == PairStatus.ACTIVE, col(Pair.pulse_at).is_(None))
-                                  .limit(PULSE_BATCH))).all()
-            for pair in fresh:  # a new pair's first survey is day 30; one found later gets the next round
-                pair.pulse_at = pulse_due(pair.created_at, _round_after(pair.created_at, now))
-            due = (await s.exec(select(Pair).where(Pair.status == PairStatus.ACTIVE, col(Pair.pulse_at) <= now)
-                                .order_by(col(Pair.pulse_at)).limit(PULSE_BATCH))).all()
-            for pair in due:
-                await _ask_pulse(s, rt, pair, now)
+            fresh = (await s.exec(select(Pair.id, Pair.created_at).where(
+                Pair.status == PairStatus.ACTIVE, col(Pair.pulse_at).is_(None)).limit(PULSE_BATCH))).all()
+            if fresh:  # a new pair's first survey is day 30; one found later gets the next round
+                await s.exec(set_pulse_at, params=[  # type: ignore[call-overload]
+                    {"pid": pid, "at": pulse_due(start, _round_after(start, now))} for pid, start in fresh])
+            a, b = aliased(Member), aliased(Member)
+            due = (await s.exec(
+                select(Pair.id, Pair.program_id, Pair.created_at, Pair.pulse_at, a.id, a.display_name, b.id,
+                       b.display_name)
+                .join(a, col(a.id) == col(Pair.member_a_id)).join(b, col(b.id) == col(Pair.member_b_id))
+                .where(Pair.status == PairStatus.ACTIVE, col(Pair.pulse_at) <= now)
+                .order_by(col(Pair.pulse_at)).limit(PULSE_BATCH)
+                .with_for_update(skip_locked=True, of=Pair)  # type: ignore[arg-type]
+            )).all()
+            if due:
+                await _ask_pulses(s, rt, due, now)
+                await s.exec(set_pulse_at, params=[  # type: ignore[call-overload]
+                    {"pid": row[0], "at": pulse_due(row[2], _round_after(row[2], now))} for row in due])
         if len(fresh) < PULSE_BATCH and len(due) < PULSE_BATCH:
             return
 
 
-async def _ask_pulse(s: AsyncSession, rt: Runtime, pair: Pair, now: datetime) -> None:
-    assert pair.pulse_at is not None
-    round_ = _round_of(pair.created_at, pair.pulse_at)
-    pair.pulse_at = pulse_due(pair.created_at, _round_after(pair.created_at, now))
-    program = await s.get(Program, pair.program_id)
-    assert program is not None
-    a, b = await members_of(s, pair)
-    asked = (await s.exec(select(Pulse.member_id).where(Pulse.pair_id == pair.id, Pulse.round == round_))).all()
-    surveys = [(Pulse(pair_id=pair.id, member_id=me.id, round=round_, asked_at=now), partner)  # type: ignore[arg-type]
-               for me, partner in ((a, b), (b, a)) if me.id not in asked]
-    s.add_all([p for p, _ in surveys])
-    await s.flush()
-    days = (pulse_due(pair.created_at, round_) - pair.created_at).days
+async def _ask_pulses(s: AsyncSession, rt: Runtime, due: Sequence[Any], now: datetime) -> None:
+    """Ask both members of each due pair (pair id, program id, start, pulse_at, then each member's id and name)."""
+    workspace_of = dict((await s.exec(select(Program.id, Program.workspace_id).where(
+        col(Program.id).in_({row[1] for row in due})))).all())
+    rounds = {row[0]: _round_of(row[2], row[3]) for row in due}
+    asked = set((await s.exec(select(Pulse.pair_id, Pulse.member_id, Pulse.round).where(
+        col(Pulse.pair_id).in_(list(rounds))))).all())
+    # (pair row, member asked, partner's name) for each survey not asked yet
+    surveys = [(row, me, partner) for row in due for me, partner in ((row[4], row[7]), (row[6], row[5]))
+               if (row[0], me, rounds[row[0]]) not in asked]
+    if not surveys:
+        return
+    pulses = Pulse.__table__
+    ids = {(pair_id, member_id): pulse_id for pair_id, member_id, pulse_id in (await s.exec(  # type: ignore[call-overload]
+        insert(pulses).returning(pulses.c.pair_id, pulses.c.member_id, pulses.c.id),
+        params=[{"pair_id": row[0], "member_id": me, "round": rounds[row[0]], "asked_at": now, "note": ""}
+                for row, me, _ in surveys])).all()}
     await enqueue_rows(s, [
-        outbox_row(kind=OutboxKind.PULSE, subject_id=p.id, workspace_id=program.workspace_id, program_id=program.id,
-                   dest_kind="user", target=p.member_id, now=now,
-                   message=Message(rt.t("health.pulse_ask", partner=partner.display_name, days=days), buttons=tuple(
-                       Button(str(n), "health.pulse", f"{p.id}:{n}") for n in range(1, 6))))
-        for p, partner in surveys
+        outbox_row(kind=OutboxKind.PULSE, subject_id=(pulse_id := ids[row[0], me]), workspace_id=workspace_of[row[1]],
+                   program_id=row[1], dest_kind="user", target=me, now=now,
+                   message=Message(rt.t("health.pulse_ask", partner=partner,
+                                        days=(pulse_due(row[2], rounds[row[0]]) - row[2]).days),
+                                   buttons=tuple(Button(str(n), "health.pulse", f"{pulse_id}:{n}") for n in range(1, 6))))
+        for row, me, partner in surveys
     ])
 
 
