@@ -174,8 +174,8 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
 
 
 async def next_plan_time(rt: Runtime, now: datetime) -> datetime | None:
-    """When plan_due next has something to do (for stepping a manual clock): one index probe."""
-    async with rt.db.transaction() as s:
+    """When plan_due next has something to do: one index probe."""
+    async with rt.db.read() as s:
         soonest = (await s.exec(select(func.min(Pair.next_due_at)).where(Pair.status == PairStatus.ACTIVE))).one()
     return None if soonest is None else max(soonest, now)
 
@@ -455,23 +455,28 @@ async def _close_batch(rt: Runtime, now: datetime, stmt: Any) -> int:
     return len(found)
 
 
-async def next_close_or_reminder(rt: Runtime, now: datetime) -> datetime | None:
-    async with rt.db.transaction() as s:
-        due = select(Checkin).where(Checkin.status == CheckinStatus.DUE)
-        closes = (await s.exec(due.order_by(col(Checkin.closes_at)).limit(1))).first()
+async def next_close(rt: Runtime, now: datetime) -> datetime | None:
+    """When the earliest open period closes."""
+    async with rt.db.read() as s:
+        return (await s.exec(select(Checkin.closes_at).where(Checkin.status == CheckinStatus.DUE)
+                             .order_by(col(Checkin.closes_at)).limit(1))).first()
+
+
+async def next_reminder(rt: Runtime, now: datetime) -> datetime | None:
+    """When the oldest unreminded open check-in of an active pair gets its reminder, if before its period closes
+    (a later check-in's reminder cannot come before that close, and close-periods runs first)."""
+    async with rt.db.read() as s:
         remind = (
             await s.exec(
                 # Only active pairs are reminded (as in remind_unanswered); a paused pair's open
                 # check-in must not report a reminder time that never gets done.
-                due.join(Pair, col(Pair.id) == col(Checkin.pair_id))
-                .where(col(Checkin.reminded_at).is_(None), Pair.status == PairStatus.ACTIVE)
+                select(Checkin.due_at, Checkin.closes_at).join(Pair, col(Pair.id) == col(Checkin.pair_id))
+                .where(Checkin.status == CheckinStatus.DUE, col(Checkin.reminded_at).is_(None),
+                       Pair.status == PairStatus.ACTIVE)
                 .order_by(col(Checkin.due_at)).limit(1)
             )
         ).first()
-    times = [c.closes_at for c in (closes,) if c]
-    if remind and remind.due_at + REMIND_AFTER < remind.closes_at:
-        times.append(remind.due_at + REMIND_AFTER)
-    return min(times) if times else None
+    return remind[0] + REMIND_AFTER if remind and remind[0] + REMIND_AFTER < remind[1] else None
 
 
 async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, program: Program, pair: Pair) -> None:
@@ -493,6 +498,6 @@ async def escalate_if_not_meeting(s: AsyncSession, rt: Runtime, now: datetime, p
 
 
 # Close before planning: a period ends exactly when the next one is due.
-feature.sweep("close-periods", close_periods, next_close_or_reminder)
+feature.sweep("close-periods", close_periods, next_close)
 feature.sweep("plan-checkins", plan_due, next_plan_time)
-feature.sweep("remind-checkins", remind_unanswered)  # next_close_or_reminder covers it
+feature.sweep("remind-checkins", remind_unanswered, next_reminder)

@@ -299,7 +299,7 @@ async def remind_unacknowledged(rt: Runtime, now: datetime) -> None:
 
 
 async def next_unacknowledged(rt: Runtime, now: datetime) -> datetime | None:
-    async with rt.db.transaction() as s:
+    async with rt.db.read() as s:
         stmt = select(Escalation.opened_at).where(
             Escalation.status == EscalationStatus.OPEN, col(Escalation.reminded_at).is_(None)
         )

@@ -422,7 +422,7 @@ async def _ask_pulses(s: AsyncSession, rt: Runtime, due: Sequence[Any], now: dat
 
 async def next_pulse(rt: Runtime, now: datetime) -> datetime | None:
     """Now if a new pair needs its schedule, else the earliest survey due."""
-    async with rt.db.transaction() as s:
+    async with rt.db.read() as s:
         active = (Pair.status == PairStatus.ACTIVE,)
         if (await s.exec(select(Pair.id).where(*active, col(Pair.pulse_at).is_(None)).limit(1))).first():
             return now

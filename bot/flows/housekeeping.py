@@ -20,10 +20,12 @@ REMEMBER_EVENTS = timedelta(days=7)
 async def forget_old_events(rt: Runtime, now: datetime) -> None:
     """Drop inbound event ids too old to be redelivered, so the dedup table stays small."""
     old = col(ProcessedEvent.processed_at) < now - REMEMBER_EVENTS
+    # Look before deleting, on the read path: one step down the processed_at index, no writer lock.
+    async with rt.db.read() as s:
+        if (await s.exec(select(ProcessedEvent.id).where(old).limit(1))).first() is None:
+            return
     async with rt.db.transaction() as s:
-        # Look before deleting: the probe is one step down the processed_at index, the DELETE a statement more.
-        if (await s.exec(select(ProcessedEvent.id).where(old).limit(1))).first() is not None:
-            await s.exec(delete(ProcessedEvent).where(old))
+        await s.exec(delete(ProcessedEvent).where(old))
 
 
 feature.sweep("forget-old-events", forget_old_events)

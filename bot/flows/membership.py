@@ -305,7 +305,7 @@ async def auto_resume(rt: Runtime, now: datetime) -> None:
 
 
 async def next_auto_resume(rt: Runtime, now: datetime) -> datetime | None:
-    async with rt.db.transaction() as s:
+    async with rt.db.read() as s:
         stmt = select(Member.paused_until).where(col(Member.paused).is_(True), col(Member.paused_until).is_not(None))
         return (await s.exec(stmt.order_by(col(Member.paused_until)).limit(1))).first()
 

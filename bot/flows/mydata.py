@@ -388,9 +388,13 @@ async def enforce_retention(rt: Runtime, now: datetime) -> None:
     resolution of escalations resolved before the cutoff (an open case keeps its text until it is resolved),
     the end reasons of pairs ended before it, the texts of outbox rows delivered before it, and the typed text of
     audit entries (resolve and unpair notes) before it. Counts stay."""
+    keeps = col(Program.keep_notes_days).is_not(None)
+    # Two probes of the (retention_at, keep_notes_days) index: due, and never run (just set, or made so).
+    due = (col(Program.retention_at) <= now) | col(Program.retention_at).is_(None)
+    async with rt.db.read() as s:  # looked at first on the read path: most ticks have nothing to blank
+        if (await s.exec(select(Program.id).where(due, keeps).limit(1))).first() is None:
+            return
     async with rt.db.transaction() as s:
-        keeps = col(Program.keep_notes_days).is_not(None)
-        # Two probes of the (retention_at, keep_notes_days) index: due, and never run (just set, or made so).
         programs = [*(await s.exec(select(Program).where(col(Program.retention_at) <= now, keeps))).all(),
                     *(await s.exec(select(Program).where(col(Program.retention_at).is_(None), keeps))).all()]
         for program in programs:

@@ -205,7 +205,7 @@ async def _digest_sent(s: AsyncSession, program: Program, key: str) -> bool:
 async def next_digest(rt: Runtime, now: datetime) -> datetime | None:
     """Now while a program's digest is not scheduled yet, else the earliest stored next_digest_at."""
     live = col(Program.archived).is_(False)
-    async with rt.db.transaction() as s:
+    async with rt.db.read() as s:
         if (await s.exec(select(Program.id).where(live, col(Program.next_digest_at).is_(None)).limit(1))).first():
             return now
         return (await s.exec(select(Program.next_digest_at).where(live, col(Program.next_digest_at).is_not(None))
