@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, or_, text, update
+from sqlalchemy import ColumnElement, Row, func, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -18,6 +18,7 @@ from sqlmodel.sql.expression import Select
 from bot import metrics
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Messenger
+from storage.bulk import update_by_id
 from storage.db import Database
 from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspace
 
@@ -345,8 +346,8 @@ class Deliverer:
                 failed.append(job)
         async with self.db.transaction() as s:
             for updates in (done, later):
-                await _update_by_id(s, Outbox, updates)
-            await _update_by_id(s, Pair, [{"id": pid, "conversation_ref": ref} for pid, ref in conversations.items()])
+                await update_by_id(s, Outbox, updates)
+            await update_by_id(s, Pair, [{"id": pid, "conversation_ref": ref} for pid, ref in conversations.items()])
             for job in failed:
                 await self._record_failure(s, job, now)
         for job in jobs:
@@ -373,16 +374,3 @@ class Deliverer:
         metrics.failed(job.messenger.platform, job.error.code or job.error.reason)
         log.error("send %s failed for good: %s", row.key, job.error.reason)
         await self.on_failure(s, row, now)
-
-
-
-async def _update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE of `model`'s table by id; the rows all set the same columns."""
-    if not rows:
-        return
-    # Core on the table, not the ORM's bulk update by primary key: that costs more per row than SQLite does.
-    # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
-    table = model.__table__
-    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
-        {k: bindparam(f"b_{k}") for k in rows[0] if k != "id"})
-    await s.exec(stmt, params=[{f"b_{k}": v for k, v in row.items()} for row in rows])  # type: ignore[call-overload]

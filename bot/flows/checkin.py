@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +23,7 @@ from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
 from bot.periods import first_period_from, latest_period, next_period, period_end
+from storage.bulk import update_by_id
 from storage.models import Checkin, CheckinStatus, EscalationKind, Member, Outbox, OutboxKind, Pair, PairStatus, Program
 
 REMIND_AFTER = timedelta(hours=48)
@@ -167,9 +168,7 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
             )
             for pid, (row, program, day, _, _) in owed.items()
         ])
-    pairs = Pair.__table__
-    await s.exec(update(pairs).where(pairs.c.id == bindparam("pid")).values(next_due_at=bindparam("at")),  # type: ignore[call-overload]
-                 params=[{"pid": pid, "at": at} for pid, at in next_at.items()])
+    await update_by_id(s, Pair, [{"id": pid, "next_due_at": at} for pid, at in next_at.items()])
     return len(owed)
 
 

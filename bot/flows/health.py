@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +30,7 @@ from bot.messages import Button, Form, FormField, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import LIVE, in_pair, members_of, partner_id
 from bot.safeguards import NOTHING_HIDDEN, Hidden
+from storage.bulk import update_by_id
 from storage.db import Database
 from storage.models import (
     Checkin,
@@ -367,15 +368,13 @@ async def send_pulses(rt: Runtime, now: datetime) -> None:
     """Schedule the pairs the sweep has not seen yet, then ask the pairs whose survey is due (only those:
     the (status, pulse_at) index serves both queries), a batch per transaction, a few statements a batch
     (a cohort that started together comes due together, like a fan-out)."""
-    pairs = Pair.__table__
-    set_pulse_at = update(pairs).where(pairs.c.id == bindparam("pid")).values(pulse_at=bindparam("at"))
     while True:
         async with rt.db.transaction() as s:
             fresh = (await s.exec(select(Pair.id, Pair.created_at).where(
                 Pair.status == PairStatus.ACTIVE, col(Pair.pulse_at).is_(None)).limit(PULSE_BATCH))).all()
             if fresh:  # a new pair's first survey is day 30; one found later gets the next round
-                await s.exec(set_pulse_at, params=[  # type: ignore[call-overload]
-                    {"pid": pid, "at": pulse_due(start, _round_after(start, now))} for pid, start in fresh])
+                await update_by_id(s, Pair, [{"id": pid, "pulse_at": pulse_due(start, _round_after(start, now))}
+                                             for pid, start in fresh])
             a, b = aliased(Member), aliased(Member)
             due = (await s.exec(
                 select(Pair.id, Pair.program_id, Pair.created_at, Pair.pulse_at, a.id, a.display_name, b.id,
@@ -387,8 +386,8 @@ async def send_pulses(rt: Runtime, now: datetime) -> None:
             )).all()
             if due:
                 await _ask_pulses(s, rt, due, now)
-                await s.exec(set_pulse_at, params=[  # type: ignore[call-overload]
-                    {"pid": row[0], "at": pulse_due(row[2], _round_after(row[2], now))} for row in due])
+                await update_by_id(s, Pair, [{"id": row[0], "pulse_at": pulse_due(row[2], _round_after(row[2], now))}
+                                             for row in due])
         if len(fresh) < PULSE_BATCH and len(due) < PULSE_BATCH:
             return
 

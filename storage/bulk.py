@@ -1,0 +1,20 @@
+"""Statements for many rows at once, on the tables (Core) rather than through the ORM's bulk paths, which
+cost more per row than the database does (bench/fanout.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE of `model`'s table by id; every row dict sets the same columns as the first."""
+    if not rows:
+        return
+    table = model.__table__
+    # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+        {k: bindparam(f"b_{k}") for k in rows[0] if k != "id"})
+    await s.exec(stmt, params=[{f"b_{k}": v for k, v in row.items()} for row in rows])  # type: ignore[call-overload]
