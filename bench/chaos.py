@@ -198,18 +198,23 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     repeats = sum(n - 1 for n in more.values())
     inside = 0
     per_kill: Counter[int] = Counter()
+    outside: list[str] = []  # why each repeat outside the window is outside it
     for pair, times in posts.items():
         used: set[int] = set()
         for before, after in zip(times, times[1:]):
             # The kill that caused the repeat, if any: the first one after the first copy.
             between = [i for i, k in enumerate(kills) if before <= k.at <= after]
             if not between:
+                outside.append(f"pair {pair}: no kill between copies {after - before:.1f} s apart")
                 continue
             k = between[0]
             per_kill[k] += 1
             if k not in used and kills[k].at - before <= window:
                 inside += 1
                 used.add(k)
+            else:
+                outside.append(f"pair {pair}: first copy {kills[k].at - before:.2f} s before kill {k + 1}, "
+                               f"again {after - kills[k].at:.1f} s after it")
     peak, j = 0, 0
     for i, t in enumerate(all_times):  # the most posts in any 10 s, as a per-minute rate
         while all_times[j] < t - 10:
@@ -233,6 +238,8 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
           + (f" (e.g. pairs {sorted(more)[:3]}..{sorted(more)[-3:]})" if more else ""))
     print(f"repeats inside the window:   {inside} (one per pair per kill, first copy <= {window} s before it)")
     print(f"repeats outside the window:  {repeats - inside}")
+    for line in outside[:10]:
+        print(f"  {line}")
     return finished and not zero and repeats == inside
 
 
