@@ -80,14 +80,14 @@ async def test_a_run_longer_than_the_lease_keeps_its_rows_from_a_second_replica(
     async def a_replica_starts_a_run() -> None:
         twin_sent.append(await twin.deliver_due())
 
-    # 60 sends of 10 s: 600 s of sending, twice the lease; the twin tries at 300 s and at 500 s.
+    # 60 sends of 10 s: 600 s of sending, many leases long; the twin tries at 300 s and at 500 s.
     platform = SlowPlatform(clock, 10.0, {30: a_replica_starts_a_run, 50: a_replica_starts_a_run})
     started = clock.now()
     try:
         sent = await deliverer(db, clock, platform).deliver_due()
     finally:
         await other_db.close()
-    assert clock.now() - started > 2 * LEASE - timedelta(minutes=1)
+    assert clock.now() - started > 5 * LEASE
     assert (sent, twin_sent, twin_platform.sent) == (60, [0, 0], [])
     assert sorted(Counter(platform.keys()).values()) == [1] * 60
     async with db.transaction() as s:
