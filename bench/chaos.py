@@ -189,6 +189,16 @@ def nudge_posts(fake: object) -> dict[int, list[float]]:
     return posts
 
 
+def most_within(times: list[float], seconds: float) -> int:
+    """The most of the sorted `times` inside any span of `seconds`."""
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - seconds:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
+
+
 def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float, elapsed: float,
            outbox: tuple[int, int, int], finished: bool, rate: int) -> bool:
     posts = nudge_posts(fake)
@@ -198,23 +208,24 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     repeats = sum(n - 1 for n in more.values())
     inside = 0
     per_kill: Counter[int] = Counter()
+    outside: list[str] = []  # why each repeat outside the window is outside it
     for pair, times in posts.items():
         used: set[int] = set()
         for before, after in zip(times, times[1:]):
             # The kill that caused the repeat, if any: the first one after the first copy.
             between = [i for i, k in enumerate(kills) if before <= k.at <= after]
             if not between:
+                outside.append(f"pair {pair}: no kill between copies {after - before:.1f} s apart")
                 continue
             k = between[0]
             per_kill[k] += 1
             if k not in used and kills[k].at - before <= window:
                 inside += 1
                 used.add(k)
-    peak, j = 0, 0
-    for i, t in enumerate(all_times):  # the most posts in any 10 s, as a per-minute rate
-        while all_times[j] < t - 10:
-            j += 1
-        peak = max(peak, i - j + 1)
+            else:
+                outside.append(f"pair {pair}: first copy {kills[k].at - before:.2f} s before kill {k + 1}, "
+                               f"again {after - kills[k].at:.1f} s after it")
+    peak, minute = most_within(all_times, 10.0), most_within(all_times, 60.0)
     total, pending, failed = outbox
     print(f"== {name}")
     print(f"pairs:                       {pairs}")
@@ -224,7 +235,8 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
     print(f"posts accepted by the fake:  {len(all_times)} into {len(posts)} pair conversations")
     if getattr(fake, "chaos", None) is not None:
         print(f"faults injected:             {fake.chaos.injected}")  # type: ignore[attr-defined]
-    print(f"peak workspace post rate:    {peak * 6}/min over 10 s (each process's budget: {rate}/min)")
+    print(f"peak workspace post rate:    {peak * 6}/min over 10 s, {minute}/min over 60 s "
+          f"(each process's budget: {rate}/min)")
     for i, k in enumerate(kills):
         print(f"kill {i + 1:2d}:                     {k.unrecorded} posted but not recorded as sent; "
               f"{per_kill[i]} of them posted again after a restart")
@@ -233,6 +245,8 @@ def report(name: str, pairs: int, fake: object, kills: list[Kill], window: float
           + (f" (e.g. pairs {sorted(more)[:3]}..{sorted(more)[-3:]})" if more else ""))
     print(f"repeats inside the window:   {inside} (one per pair per kill, first copy <= {window} s before it)")
     print(f"repeats outside the window:  {repeats - inside}")
+    for line in outside[:10]:
+        print(f"  {line}")
     return finished and not zero and repeats == inside
 
 

@@ -24,10 +24,15 @@ from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspac
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-# A batch still sending extends its lease before a send once less than this is left, so a paced run of any length
-# keeps its rows; a process that stops making progress loses them after LEASE.
-RENEW_BEFORE = LEASE / 2
+LEASE = timedelta(minutes=1)
+# A batch still sending extends its lease once less than this is left: before each send (a paced run of any
+# length keeps its rows) and every HEARTBEAT seconds while it runs (one send slower than the lease keeps them too).
+# After a crash the rows the dead process held wait at most LEASE.
+RENEW_BEFORE = LEASE * 3 / 4
+HEARTBEAT = 5.0  # seconds of the process's own time (injected sleep) between lease checks of a running batch
+# The heartbeat stops extending once no send of the batch has started or finished for this long (longer than any
+# platform call with its retries takes): a hung send then loses its rows to another process after LEASE more.
+STALLED = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = 30.0  # seconds; doubles per attempt
 MAX_BACKOFF = 3600.0
@@ -59,6 +64,7 @@ class _Batch:
 
     jobs: list[_Job]
     lease_until: datetime
+    moved_at: datetime  # when a send of the batch last started or finished
     renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -124,12 +130,14 @@ class Deliverer:
         on_failure: Callable[[AsyncSession, Outbox, datetime], Awaitable[None]],
         clock: Callable[[], datetime],
         concurrency: int = 16,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
         self.messengers = messengers
         self.on_failure = on_failure
         self.clock = clock
         self.concurrency = concurrency
+        self.sleep = sleep
 
     async def deliver_due(self, batch: int = 100) -> int:
         """Send everything due; returns how many rows were sent."""
@@ -146,9 +154,12 @@ class Deliverer:
         if claimed is None:
             return 0, 0
         recorder = _Recorder(self._record)
+        heartbeat = asyncio.create_task(self._heartbeat(claimed))
         try:
             await self._send_all(claimed, recorder)
         finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await recorder.drain()
         return len(claimed.jobs), sum(1 for job in claimed.jobs if job.result is not None and job.recorded)
 
@@ -202,7 +213,7 @@ class Deliverer:
             await s.exec(
                 update(Outbox).where(col(Outbox.id).in_([r.id for r in rows])).values(claimed_until=lease)
             )
-            return _Batch(await self._jobs(s, rows), lease)
+            return _Batch(await self._jobs(s, rows), lease, now)
 
     async def _jobs(self, s: AsyncSession, rows: list[Row[Any]]) -> list[_Job]:
         ws_ids = {r.workspace_id for r in rows}
@@ -268,7 +279,9 @@ class Deliverer:
                         await self._keep_lease(batch)
                         if job.lost:
                             continue
+                        batch.moved_at = self.clock()
                         await self._send_one(job)
+                        batch.moved_at = job.finished_at or batch.moved_at
                     if job.result and job.result.conversation_ref:
                         conversation = job.result.conversation_ref
                 await recorder.record(job)
@@ -299,6 +312,17 @@ class Deliverer:
         async with batch.renewing:
             if batch.lease_until - self.clock() < RENEW_BEFORE:
                 await self._renew(batch)
+
+    async def _heartbeat(self, batch: _Batch) -> None:
+        """Keep the batch's lease while its sends run, however long one of them takes (cancelled when it ends)."""
+        while True:
+            await self.sleep(HEARTBEAT)
+            if self.clock() - batch.moved_at > STALLED:
+                continue  # stuck: let the lease run out so another process sends the rest
+            try:
+                await self._keep_lease(batch)
+            except Exception:  # the next beat or send tries again; until then the lease still runs
+                log.warning("extending the outbox lease failed", exc_info=True)
 
     async def _renew(self, batch: _Batch) -> None:
         """Extend the lease of the batch's rows not yet recorded; rows another replica took meanwhile are dropped."""
