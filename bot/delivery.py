@@ -170,8 +170,10 @@ class Deliverer:
         )]
 
     async def next_due(self) -> datetime | None:
-        """When the next pending row this process can send falls due."""
-        async with self.db.transaction() as s:
+        """When the next pending row this process can send falls due (never, with no messenger)."""
+        if not self.messengers:
+            return None
+        async with self.db.read() as s:
             stmt = select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING, *self._ours())
             return (await s.exec(stmt.order_by(col(Outbox.next_attempt_at)).limit(1))).first()
 
