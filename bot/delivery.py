@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, or_, text, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -221,15 +222,15 @@ class Deliverer:
         ws_ids = {r.workspace_id for r in rows}
         workspaces = {w.id: w for w in (await s.exec(select(Workspace).where(col(Workspace.id).in_(ws_ids)))).all()}
         pair_ids = {int(r.target) for r in rows if r.dest_kind == "pair"}
-        # Plain columns, not ORM objects: a batch needs a handful of fields from each pair and member.
-        pairs = {p.id: p for p in (await s.exec(select(  # type: ignore[call-overload]
-            Pair.id, Pair.program_id, Pair.member_a_id, Pair.member_b_id, Pair.conversation_ref,
-        ).where(col(Pair.id).in_(pair_ids)))).all()} if pair_ids else {}
-        program_ids = {p.program_id for p in pairs.values()}
-        homes = dict((await s.exec(select(Program.id, Program.pairs_channel_ref)
-                                   .where(col(Program.id).in_(program_ids)))).all()) if program_ids else {}
+        # Plain columns, not ORM objects, in one joined read: a pair's conversation, its program's home channel
+        # and both members' platform ids.
+        a, b = aliased(Member), aliased(Member)
+        pairs = {p[0]: p for p in (await s.exec(  # type: ignore[call-overload]
+            select(Pair.id, Pair.conversation_ref, Program.pairs_channel_ref, a.external_id, b.external_id)
+            .join(Program, col(Program.id) == col(Pair.program_id))
+            .join(a, col(a.id) == col(Pair.member_a_id)).join(b, col(b.id) == col(Pair.member_b_id))
+            .where(col(Pair.id).in_(pair_ids)))).all()} if pair_ids else {}
         member_ids = {int(r.target) for r in rows if r.dest_kind == "user"}
-        member_ids |= {p.member_a_id for p in pairs.values()} | {p.member_b_id for p in pairs.values()}
         members = dict((await s.exec(select(Member.id, Member.external_id)
                                      .where(col(Member.id).in_(member_ids)))).all()) if member_ids else {}
         edited_keys = {r.edits_key for r in rows if r.edits_key}
@@ -243,9 +244,8 @@ class Deliverer:
             if row.dest_kind == "user":
                 dest = Destination("user", ws.external_id, members[int(row.target)])
             elif row.dest_kind == "pair":
-                pair = pairs[int(row.target)]
-                ext = (members[pair.member_a_id], members[pair.member_b_id])
-                dest = Destination("pair", ws.external_id, pair.conversation_ref, ext, homes.get(pair.program_id))
+                _, conversation, home, a_ext, b_ext = pairs[int(row.target)]
+                dest = Destination("pair", ws.external_id, conversation, (a_ext, b_ext), home)
             else:
                 dest = Destination("channel", ws.external_id, row.target)
             job = _Job(row, dest, messenger)
