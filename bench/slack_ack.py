@@ -1,11 +1,15 @@
 """Slash-command ack latency through the real HTTP stack: signed POSTs into the bolt app backed by SQLite.
 
     python bench/slack_ack.py [--total 2000] [--concurrency 50] [--users 100] [--command status]
+    python bench/slack_ack.py --during-fanout [--pairs 10000] [--db URL] [--rate 20] [--post-rate 6000]
 
 The bot runs exactly as `mentorbot run --slack` serves it (aiohttp on 127.0.0.1, bolt AsyncApp, the
 core on a fresh SQLite file), its Web API pointed at the fake Slack from testkit. Each request is
 timed from send to the ack arriving (the ack carries the core's reply). A bare bolt app with a no-op
 handler is measured the same way in the same run, and the ratio printed.
+
+With --during-fanout (bench/ack_fanout.py), acks are measured idle and then while the bot's own scheduler
+plans and delivers a fan-out of --pairs nudges, on SQLite or the PostgreSQL database --db names.
 """
 
 from __future__ import annotations
@@ -151,7 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
     parser.add_argument("--users", type=int, default=100, help="distinct Slack users sending them (default 100)")
     parser.add_argument("--command", default="status", help="the /mentor subcommand sent (default: status)")
+    fanout = parser.add_argument_group("--during-fanout", "acks while a weekly fan-out is planned and delivered")
+    fanout.add_argument("--during-fanout", action="store_true", help="measure acks idle, then during a fan-out")
+    fanout.add_argument("--pairs", type=int, default=10_000, help="pairs in the fan-out (default 10000)")
+    fanout.add_argument("--db", help="database URL (default: a fresh SQLite file; PostgreSQL: use bench_ack)")
+    fanout.add_argument("--rate", type=float, default=20.0, help="status commands a second (default 20)")
+    fanout.add_argument("--idle", type=float, default=20.0, help="seconds of idle acks (default 20)")
+    fanout.add_argument("--post-rate", type=int, default=6000,
+                        help="chat.postMessage budget a minute during the bench (default 6000; Slack's is 300)")
+    fanout.add_argument("--timeout", type=float, default=900.0, help="seconds the fan-out may take (default 900)")
     args = parser.parse_args(argv)
+    if args.during_fanout:
+        if args.pairs < 1 or args.rate <= 0 or args.idle <= 0 or args.post_rate < 1:
+            parser.error("--pairs, --rate, --idle and --post-rate must be positive")
+        from bench import ack_fanout
+
+        return ack_fanout.main(args)
     if args.total < 100 or args.concurrency < 1 or args.users < 1:
         parser.error("--total must be at least 100, --concurrency and --users at least 1")
     with tempfile.TemporaryDirectory(prefix="mentorbot-bench-") as tmp:
