@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 import prompts
 from adapters.console import ME, WORKSPACE, Console, ConsolePeople, parse_moment, script_start
+from adapters.heap import settle_heap
 from adapters.platform import Check, Platform
 from adapters.registry import platforms
 from bot.clock import ManualClock, OffsetClock, SystemClock
@@ -171,6 +172,7 @@ async def _run(settings: Settings, chosen: list[tuple[Platform, Any]]) -> int:
     bot = MentorBot(db, SystemClock(), default_tz=settings.default_timezone)
     heartbeat = Heartbeat(bot)
     bot.on_handled(heartbeat.deliver_soon)  # what an event queued goes out now, not at the next tick
+    settle_heap()  # keeps full collections from pausing acks during a fan-out (bench/slack_ack.py --during-fanout)
     try:
         async with asyncio.TaskGroup() as group:
             for platform, config in chosen:
