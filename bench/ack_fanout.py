@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import statistics
 import tempfile
@@ -99,7 +100,7 @@ class Prober:
         """(when it was due to be sent, its latency in ms) for each command sent until `stop` is set."""
         tasks: list[asyncio.Task[tuple[float, float]]] = []
         began = time.perf_counter()
-        for n in range(1 << 62):
+        for n in itertools.count():
             due = began + n / self.rate
             if (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
