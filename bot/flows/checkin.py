@@ -28,9 +28,9 @@ from storage.models import Checkin, CheckinStatus, EscalationKind, Member, Outbo
 
 REMIND_AFTER = timedelta(hours=48)
 NUDGE_GAP = timedelta(hours=12)  # a coordinator's nudges to one pair, at most one per this
-# A batch's work holds the event loop in stretches that grow with it: at 1,000 a batch up to 250 ms on the loaded
-# 2-core machine, at 250 under 100 ms, planning as fast (bench/slack_ack.py --during-fanout).
-PLAN_BATCH = 250
+# A batch's work holds the event loop in stretches that grow with it; with Core statements 1,000 keeps acks during a
+# fan-out within 1.5x of idle, and 250 made planning 30% slower (bench/slack_ack.py --during-fanout, bench/fanout.py).
+PLAN_BATCH = 1000
 ANSWERS = {
     "checkin.met": CheckinStatus.MET,
     "checkin.rescheduled": CheckinStatus.RESCHEDULED,
