@@ -199,3 +199,29 @@ async def test_an_idle_tick_runs_the_same_statements_for_few_and_many_pairs(db: 
     assert few == many
     async with db.transaction() as s:  # and the pairs were seen: each has its survey scheduled
         assert all((await s.exec(select(col(Pair.pulse_at)))).all())
+
+
+async def test_an_idle_tick_only_reads(db: Database) -> None:
+    """A tick with nothing due asks each sweep on the read path and runs none: no write, no writer lock."""
+    await _program(db)
+    async with db.transaction() as s:
+        await s.exec(update(Program).values(keep_notes_days=30))  # type: ignore[call-overload]
+    clock = ManualClock(START + timedelta(days=3))
+    bot = MentorBot(db, clock)
+    await _add_pairs(db, 0, 5, START)
+    await bot.run_sweeps()  # whatever was due: check-ins, pulse schedules, the digest, retention
+    clock.advance(timedelta(minutes=1))
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.lstrip().split(None, 2)[0].upper() + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    engines = {db.engine.sync_engine, db.reader.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await bot.run_sweeps()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert statements and set(statements) <= {"SELECT", "BEGIN"}, statements
