@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, or_, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -308,12 +309,21 @@ class Deliverer:
         job.finished_at = self.clock()
 
     async def _keep_lease(self, batch: _Batch) -> None:
-        """Before a send: a lease less than half left is extended first (one renewal at a time per batch)."""
+        """Before a send: a lease with less than RENEW_BEFORE left is extended first (one renewal at a time per batch)."""
         if batch.lease_until - self.clock() >= RENEW_BEFORE:
             return
         async with batch.renewing:
             if batch.lease_until - self.clock() < RENEW_BEFORE:
-                await self._renew(batch)
+                try:
+                    await self._renew(batch)
+                except DBAPIError:
+                    # Lost a deadlock to another replica's transaction on some of these rows: the lease stands as
+                    # it was while it lasts (nobody else may claim them before), and the next send or beat tries
+                    # again; once it has run out they may be another's, so they are not ours to send.
+                    log.warning("extending the outbox lease failed", exc_info=True)
+                    if batch.lease_until <= self.clock():
+                        for job in batch.jobs:
+                            job.lost = job.lost or not job.recorded
 
     async def _heartbeat(self, batch: _Batch) -> None:
         """Keep the batch's lease while its sends run, however long one of them takes (cancelled when it ends)."""

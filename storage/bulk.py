@@ -10,9 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE of `model`'s table by id; every row dict sets the same columns as the first."""
+    """One executemany UPDATE of `model`'s table by id, in id order; every row dict sets the same columns as the first."""
     if not rows:
         return
+    # In id order, as an UPDATE ... WHERE id IN (...) locks them on PostgreSQL: two transactions updating some of
+    # the same rows (a replica recording sends in the order they finished, another renewing its lease) then take
+    # the row locks in one order and cannot deadlock.
+    rows = sorted(rows, key=lambda row: row["id"])
     table = model.__table__
     # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
     stmt = update(table).where(table.c.id == bindparam("b_id")).values(
