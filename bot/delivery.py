@@ -8,21 +8,28 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, or_, text, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, or_, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select
 
 from bot import metrics
 from bot.messages import Message
 from bot.messenger import Delivered, DeliveryError, Destination, Messenger
 from storage.bulk import update_by_id
 from storage.db import Database
-from storage.models import Member, Outbox, OutboxStatus, Pair, Program, Workspace
+from storage.models import (
+    Member,
+    Outbox,
+    OutboxStatus,
+    Pair,
+    Program,
+    UTCDateTime,
+    Workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +48,54 @@ MAX_BACKOFF = 3600.0
 EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to be sent
 
 
-# What sending a row needs, read as plain columns: building ORM objects cost more than the claim itself.
-CLAIMED = (Outbox.id, Outbox.key, Outbox.kind, Outbox.workspace_id, Outbox.dest_kind, Outbox.target, Outbox.payload,
-           Outbox.edits_key)
+# Every statement the deliverer runs, Core on the tables and built once: building them per batch (the ORM's aliases
+# and coercions) cost more than running them, and ORM objects more than the claim itself.
+_OUTBOX, _PAIR, _PROGRAM, _WORKSPACE = (m.__table__ for m in (Outbox, Pair, Program, Workspace))  # type: ignore[attr-defined]
+_MEMBER = Member.__table__  # type: ignore[attr-defined]
+_OURS = _OUTBOX.c.workspace_id.in_(  # a process running only some adapters leaves the other platforms' rows to theirs
+    select(_WORKSPACE.c.id).where(_WORKSPACE.c.platform.in_(bindparam("platforms", expanding=True))))
+_NEXT_DUE = (select(_OUTBOX.c.next_attempt_at).where(_OUTBOX.c.status == OutboxStatus.PENDING, _OURS)
+             .order_by(_OUTBOX.c.next_attempt_at).limit(1))
+_LEASE = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(claimed_until=bindparam("lease"))
+# Only rows still under our lease: one that ran out may be another replica's now.
+_RENEW = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+                                _OUTBOX.c.claimed_until == bindparam("held"), _OUTBOX.c.status == OutboxStatus.PENDING)
+          .values(claimed_until=bindparam("lease")).returning(_OUTBOX.c.id))
+_WORKSPACES = select(_WORKSPACE.c.id, _WORKSPACE.c.platform, _WORKSPACE.c.external_id).where(
+    _WORKSPACE.c.id.in_(bindparam("ids", expanding=True)))
+_A, _B = _MEMBER.alias("a"), _MEMBER.alias("b")
+# A pair's conversation, its program's home channel and both members' platform ids, in one joined read.
+_PAIRS = (select(_PAIR.c.id, _PAIR.c.conversation_ref, _PROGRAM.c.pairs_channel_ref, _A.c.external_id, _B.c.external_id)
+          .join(_PROGRAM, _PROGRAM.c.id == _PAIR.c.program_id)
+          .join(_A, _A.c.id == _PAIR.c.member_a_id).join(_B, _B.c.id == _PAIR.c.member_b_id)
+          .where(_PAIR.c.id.in_(bindparam("ids", expanding=True))))
+_MEMBERS = select(_MEMBER.c.id, _MEMBER.c.external_id).where(_MEMBER.c.id.in_(bindparam("ids", expanding=True)))
+_EDITED = select(_OUTBOX.c.key, _OUTBOX.c.status, _OUTBOX.c.message_ref, _OUTBOX.c.conversation_ref).where(
+    _OUTBOX.c.key.in_(bindparam("ids", expanding=True)))
+_CLAIMED = [_OUTBOX.c[name] for name in  # what sending a row needs
+            ("id", "key", "kind", "workspace_id", "dest_kind", "target", "payload", "edits_key")]
+
+
+@cache
+def _claim_statement(dialect: str, batch: int) -> Any:
+    """The next rows to send: due, not leased, urgent first, then oldest, read in ix_outbox_claim's order."""
+    now = bindparam("now", type_=UTCDateTime)
+    due: ColumnElement[bool] = _OUTBOX.c.next_attempt_at <= now
+    if dialect == "sqlite":
+        # Without statistics SQLite's planner would read (status, next_attempt_at) and sort every due row
+        # for the LIMIT. likely() changes nothing in the result but keeps that term off the index, so the
+        # planner reads ix_outbox_claim in order and stops at the batch. PostgreSQL chooses it by itself.
+        due = func.likely(due)
+    pending = _OUTBOX.c.status == OutboxStatus.PENDING
+    unclaimed = or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < now)
+    return (select(*_CLAIMED).where(pending, due, unclaimed, _OURS)
+            .order_by(_OUTBOX.c.status, _OUTBOX.c.priority, _OUTBOX.c.id)
+            .limit(batch).with_for_update(skip_locked=True))
 
 
 @dataclass
 class _Job:
-    row: Row[Any]  # the CLAIMED columns of its outbox row
+    row: Row[Any]  # the _CLAIMED columns of its outbox row
     dest: Destination
     messenger: Messenger
     edit_ref: str | None = None  # message to edit, when the row is an edit
@@ -165,40 +212,12 @@ class Deliverer:
             await recorder.drain()
         return len(claimed.jobs), sum(1 for job in claimed.jobs if job.result is not None and job.recorded)
 
-    def _ours(self) -> list[ColumnElement[bool]]:
-        # A process running only some adapters leaves the other platforms' rows to theirs.
-        return [col(Outbox.workspace_id).in_(
-            select(Workspace.id).where(col(Workspace.platform).in_(list(self.messengers)))
-        )]
-
     async def next_due(self) -> datetime | None:
         """When the next pending row this process can send falls due (never, with no messenger)."""
         if not self.messengers:
             return None
         async with self.db.read() as s:
-            stmt = select(Outbox.next_attempt_at).where(Outbox.status == OutboxStatus.PENDING, *self._ours())
-            return (await s.exec(stmt.order_by(col(Outbox.next_attempt_at)).limit(1))).first()
-
-    def claim_query(self, now: datetime, batch: int) -> Select[Any]:
-        """The next rows to send: due, not leased, urgent first, then oldest, read in ix_outbox_claim's order."""
-        due: ColumnElement[bool] = col(Outbox.next_attempt_at) <= now
-        if self.db.dialect == "sqlite":
-            # Without statistics SQLite's planner would read (status, next_attempt_at) and sort every due row
-            # for the LIMIT. likely() changes nothing in the result but keeps that term off the index, so the
-            # planner reads ix_outbox_claim in order and stops at the batch. PostgreSQL chooses it by itself.
-            due = func.likely(due)
-        return (
-            select(*CLAIMED)
-            .where(
-                Outbox.status == OutboxStatus.PENDING,
-                due,
-                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-                *self._ours(),
-            )
-            .order_by(col(Outbox.status), col(Outbox.priority), col(Outbox.id))
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
+            return (await s.exec(_NEXT_DUE, params={"platforms": list(self.messengers)})).first()  # type: ignore[call-overload]
 
     async def _claim(self, batch: int) -> _Batch | None:
         if not self.messengers:
@@ -210,45 +229,33 @@ class Deliverer:
                 # only: with no sort-free plan the planner still sorts.
                 await s.exec(text("SET LOCAL enable_sort = off"))  # type: ignore[call-overload]
             now = self.clock()
-            rows = list((await s.exec(self.claim_query(now, batch))).all())
+            stmt = _claim_statement(self.db.dialect, batch)
+            rows = list((await s.exec(stmt, params={"now": now, "platforms": list(self.messengers)})).all())  # type: ignore[call-overload]
             if not rows:
                 return None
             lease = now + LEASE
-            await s.exec(
-                update(Outbox).where(col(Outbox.id).in_([r.id for r in rows])).values(claimed_until=lease)
-            )
+            await s.exec(_LEASE, params={"lease": lease, "ids": [r.id for r in rows]})  # type: ignore[call-overload]
             return _Batch(await self._jobs(s, rows), lease, now)
 
     async def _jobs(self, s: AsyncSession, rows: list[Row[Any]]) -> list[_Job]:
-        ws_ids = {r.workspace_id for r in rows}
-        workspaces = {w.id: w for w in (await s.exec(select(Workspace).where(col(Workspace.id).in_(ws_ids)))).all()}
-        pair_ids = {int(r.target) for r in rows if r.dest_kind == "pair"}
-        # Plain columns, not ORM objects, in one joined read: a pair's conversation, its program's home channel
-        # and both members' platform ids.
-        a, b = aliased(Member), aliased(Member)
-        pairs = {p[0]: p for p in (await s.exec(  # type: ignore[call-overload]
-            select(Pair.id, Pair.conversation_ref, Program.pairs_channel_ref, a.external_id, b.external_id)
-            .join(Program, col(Program.id) == col(Pair.program_id))
-            .join(a, col(a.id) == col(Pair.member_a_id)).join(b, col(b.id) == col(Pair.member_b_id))
-            .where(col(Pair.id).in_(pair_ids)))).all()} if pair_ids else {}
-        member_ids = {int(r.target) for r in rows if r.dest_kind == "user"}
-        members = dict((await s.exec(select(Member.id, Member.external_id)
-                                     .where(col(Member.id).in_(member_ids)))).all()) if member_ids else {}
-        edited_keys = {r.edits_key for r in rows if r.edits_key}
-        edited = {
-            o.key: o for o in (await s.exec(select(Outbox).where(col(Outbox.key).in_(edited_keys)))).all()
-        } if edited_keys else {}
+        async def read(stmt: Any, ids: set[Any]) -> dict[Any, Row[Any]]:
+            return {r[0]: r for r in (await s.exec(stmt, params={"ids": list(ids)})).all()} if ids else {}  # type: ignore[call-overload]
+
+        workspaces = await read(_WORKSPACES, {r.workspace_id for r in rows})
+        pairs = await read(_PAIRS, {int(r.target) for r in rows if r.dest_kind == "pair"})
+        members = await read(_MEMBERS, {int(r.target) for r in rows if r.dest_kind == "user"})
+        edited = await read(_EDITED, {r.edits_key for r in rows if r.edits_key})
         jobs = []
         for row in rows:
-            ws = workspaces[row.workspace_id]
-            messenger = self.messengers[ws.platform]
+            _, platform, workspace = workspaces[row.workspace_id]
+            messenger = self.messengers[platform]
             if row.dest_kind == "user":
-                dest = Destination("user", ws.external_id, members[int(row.target)])
+                dest = Destination("user", workspace, members[int(row.target)][1])
             elif row.dest_kind == "pair":
                 _, conversation, home, a_ext, b_ext = pairs[int(row.target)]
-                dest = Destination("pair", ws.external_id, conversation, (a_ext, b_ext), home)
+                dest = Destination("pair", workspace, conversation, (a_ext, b_ext), home)
             else:
-                dest = Destination("channel", ws.external_id, row.target)
+                dest = Destination("channel", workspace, row.target)
             job = _Job(row, dest, messenger)
             if row.edits_key:
                 original = edited.get(row.edits_key)
@@ -342,11 +349,8 @@ class Deliverer:
         unsent = [j.row.id for j in batch.jobs if not j.recorded and not j.lost]
         lease = now + LEASE
         async with self.db.transaction() as s:
-            # Only rows still under our lease: one that ran out may be another replica's now.
-            kept = set((await s.exec(update(Outbox).where(
-                col(Outbox.id).in_(unsent), col(Outbox.claimed_until) == batch.lease_until,
-                Outbox.status == OutboxStatus.PENDING,
-            ).values(claimed_until=lease).returning(col(Outbox.id)))).scalars())
+            kept = set((await s.exec(_RENEW, params={  # type: ignore[call-overload]
+                "ids": unsent, "held": batch.lease_until, "lease": lease})).scalars())
         batch.lease_until = lease
         for job in batch.jobs:
             if job.row.id in unsent and job.row.id not in kept:

@@ -3,9 +3,10 @@ cost more per row than the database does (bench/fanout.py)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, Update, bindparam, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -17,8 +18,12 @@ async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) 
     # the same rows (a replica recording sends in the order they finished, another renewing its lease) then take
     # the row locks in one order and cannot deadlock.
     rows = sorted(rows, key=lambda row: row["id"])
-    table = model.__table__
-    # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
-    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
-        {k: bindparam(f"b_{k}") for k in rows[0] if k != "id"})
+    stmt = _update_statement(model.__table__, tuple(k for k in rows[0] if k != "id"))
     await s.exec(stmt, params=[{f"b_{k}": v for k, v in row.items()} for row in rows])  # type: ignore[call-overload]
+
+
+@cache
+def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    # Built once per table and columns: building it cost more than running it for a small flush.
+    # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
+    return update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns})
