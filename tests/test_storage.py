@@ -7,11 +7,14 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel, func, select
 
 from storage.db import Database
-from storage.models import AuditLog, Member, OutboxKind, Workspace
+from storage.models import AuditLog, Member, OutboxKind, UTCDateTime, Workspace
 from tests.old_schema import upgraded
 
 
@@ -35,6 +38,18 @@ async def test_times_come_back_as_the_same_utc_instant(db: Database) -> None:
         member = (await s.exec(select(Member))).one()
     assert member.created_at == berlin_noon
     assert member.created_at.tzinfo is not None and member.created_at.utcoffset() == timedelta(0)
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 1, 1),
+                    timezones=st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))))
+def test_sqlite_stores_a_time_as_the_text_sqlalchemy_would(moment: datetime) -> None:
+    # UTCDateTime binds in one step on SQLite; rows written before (and SQLAlchemy's own DATETIME) must compare
+    # equal and sort the same, so the text has to be the same.
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    assert ours(moment) == theirs(UTCDateTime().process_bind_param(moment, dialect))
 
 
 async def test_concurrent_writers_do_not_fail_with_database_is_locked(db: Database) -> None:
