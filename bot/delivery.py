@@ -50,8 +50,8 @@ EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to b
 
 # Every statement the deliverer runs, Core on the tables and built once: building them per batch (the ORM's aliases
 # and coercions) cost more than running them, and ORM objects more than the claim itself.
-_OUTBOX, _PAIR, _PROGRAM, _WORKSPACE = (m.__table__ for m in (Outbox, Pair, Program, Workspace))  # type: ignore[attr-defined]
-_MEMBER = Member.__table__  # type: ignore[attr-defined]
+_OUTBOX, _PAIR, _PROGRAM, _WORKSPACE, _MEMBER = (
+    m.__table__ for m in (Outbox, Pair, Program, Workspace, Member))  # type: ignore[attr-defined]
 _OURS = _OUTBOX.c.workspace_id.in_(  # a process running only some adapters leaves the other platforms' rows to theirs
     select(_WORKSPACE.c.id).where(_WORKSPACE.c.platform.in_(bindparam("platforms", expanding=True))))
 _NEXT_DUE = (select(_OUTBOX.c.next_attempt_at).where(_OUTBOX.c.status == OutboxStatus.PENDING, _OURS)

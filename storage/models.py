@@ -33,11 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # One step where SQLAlchemy takes two (this class, then SQLite's DATETIME formatting): a fan-out binds five
         # datetimes per pair. The text is the one SQLite's DATETIME writes, so stored values compare the same.
         def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = self.process_bind_param(value, dialect)
+            return None if utc is None else utc.isoformat(" ", "microseconds")
 
         return to_text
 
