@@ -46,6 +46,7 @@ MAX_ATTEMPTS = 8
 BASE_BACKOFF = 30.0  # seconds; doubles per attempt
 MAX_BACKOFF = 3600.0
 EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to be sent
+FLUSH_ATTEMPTS = 3  # a recorder flush that fails on the database is run again this many times in all
 
 
 # Every statement the deliverer runs, Core on the tables and built once: building them per batch (the ORM's aliases
@@ -144,7 +145,7 @@ class _Recorder:
         while self._waiting:
             flushing, self._waiting = self._waiting, []
             try:
-                await self._flush([job for job, _ in flushing])
+                await self._flush_retrying([job for job, _ in flushing])
             except BaseException as exc:
                 # Those sends were accepted but are not on disk: they go again once their lease runs out.
                 for _, done in flushing + self._waiting:
@@ -161,6 +162,18 @@ class _Recorder:
             for _, done in flushing:
                 if not done.done():
                     done.set_result(None)
+
+    async def _flush_retrying(self, jobs: list[_Job]) -> None:
+        # A flush can lose a deadlock on PostgreSQL to another transaction on the same rows (a lease renewal, a
+        # replica's claim): its transaction rolled back whole, so running it again is safe, and giving up would
+        # send those accepted messages a second time once their lease ran out.
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return await self._flush(jobs)
+            except DBAPIError:
+                if attempt == FLUSH_ATTEMPTS:
+                    raise
+                log.warning("recording sends failed (attempt %d), trying again", attempt, exc_info=True)
 
     async def drain(self) -> None:
         """Wait for the flush in progress (a cancelled run still records what was sent)."""

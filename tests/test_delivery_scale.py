@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, func, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -247,6 +248,29 @@ async def test_a_crash_mid_batch_loses_no_accepted_send_and_repeats_none(db: Dat
         await asyncio.gather(run, return_exceptions=True)
     assert Counter(crashed.keys() + restarted.keys()) == Counter({f"digest:{i}": 1 for i in range(50)})
     assert await statuses(db) == Counter({OutboxStatus.SENT: 50})
+
+
+async def test_a_flush_that_loses_a_deadlock_is_recorded_all_the_same(db: Database, clock: ManualClock) -> None:
+    # PostgreSQL aborts one of two transactions that lock the same rows in opposite orders; when that is the
+    # recorder's, its sends are still recorded (the flush runs again), so none goes out twice.
+    await queue_posts(db, clock, 5)
+    failed: list[str] = []
+
+    def deadlock_once(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith("UPDATE outbox SET status") and not failed:
+            failed.append(statement)
+            raise OperationalError(statement, parameters, Exception("deadlock detected"))
+
+    platform = RecordingMessenger()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", deadlock_once)
+    try:
+        assert await deliverer(db, clock, platform).deliver_due() == 5
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", deadlock_once)
+    clock.advance(LEASE * 2)
+    assert await deliverer(db, clock, platform).deliver_due() == 0
+    assert failed and Counter(platform.keys()) == Counter({f"digest:{i}": 1 for i in range(5)})
+    assert await statuses(db) == Counter({OutboxStatus.SENT: 5})
 
 
 @contextmanager
