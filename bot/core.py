@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +35,8 @@ from storage.models import Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
 ECHO_LIMIT = 80
+_SEEN = select(ProcessedEvent.id).where(ProcessedEvent.event_key == bindparam("key"))  # built once: every write runs it
+
 
 class MentorBot:
     """Handles events, runs the sweeps, and delivers the outbox through the registered Messengers."""
@@ -133,12 +136,13 @@ class MentorBot:
         now = self.clock.now()
         actor = event.actor
         async with self.db.read() as s:
-            found = await known_member(s, actor.platform, actor.workspace_id, actor.user_id)
-            if found is None or member_changes(found[1], actor):
+            found = await known_member(s, actor.platform, actor.workspace_id, actor.user_id,
+                                       _event_key(event) if event.event_id else "")
+            if found is None or member_changes(found.member, actor):
                 raise WriteNeeded("the actor's member row")
-            if event.event_id and await self._seen(s, _event_key(event)):
+            if found.seen:
                 return Response()
-            response = await self._dispatch(Ctx(self.rt, s, now, *found), event)
+            response = await self._dispatch(Ctx(self.rt, s, now, found.workspace, found.member), event)
             if response.then is not None:
                 # Its work after the commit changes things (a match, a file): the event must be recorded, so
                 # that a redelivery does not do that work twice.
@@ -147,7 +151,7 @@ class MentorBot:
 
     @staticmethod
     async def _seen(s: AsyncSession, key: str) -> bool:
-        return (await s.exec(select(ProcessedEvent.id).where(ProcessedEvent.event_key == key))).first() is not None
+        return (await s.exec(_SEEN, params={"key": key})).first() is not None
 
     async def _handle_writing(self, event: Event) -> Response:
         """The event in a write transaction, recorded by its id so a redelivery has no second effect."""
@@ -232,7 +236,7 @@ class MentorBot:
         async with self.db.read() as s:
             if (found := await known_member(s, platform, workspace, user_id)) is None:
                 return Viewer(self.rt.default_tz, False)
-            ws, me = found
+            ws, me = found.workspace, found.member
             return Viewer(self.rt.tz(me), bool(await coordinated_programs(s, me, ws)))
 
     async def home(self, platform: str, workspace: str, user_id: str) -> list[Message]:

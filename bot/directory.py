@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import bindparam, exists
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import zones
 from bot.errors import UserError
 from bot.events import Actor
-from storage.models import Enrollment, Member, Program, Role, Workspace
+from storage.models import Enrollment, Member, ProcessedEvent, Program, Role, Workspace
 
 _MENTION = re.compile(r"^<@!?([\w.\-]{1,128})(?:\|([^>]{0,200}))?>$")
 _CHANNEL = re.compile(r"^<#([\w.\-]{1,128})(?:\|([^>]*))?>$")
@@ -42,19 +44,38 @@ def parse_channel(token: str) -> str | None:
     return None
 
 
+# Built once: every event runs these, and building a statement (and its cache key) costs more than
+# running it on SQLite.
+_WORKSPACE = select(Workspace).where(Workspace.platform == bindparam("platform"),
+                                     Workspace.external_id == bindparam("workspace"))
+_MEMBER = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
+                               Member.external_id == bindparam("user_id"))
+_KNOWN = select(Workspace, Member, exists().where(ProcessedEvent.event_key == bindparam("event_key"))).join(
+    Member, col(Member.workspace_id) == col(Workspace.id)).where(
+    Workspace.platform == bindparam("platform"), Workspace.external_id == bindparam("workspace"),
+    Member.external_id == bindparam("user_id"))
+
+
+class Known(NamedTuple):
+    """Someone the bot has met: their workspace and member rows, and whether the event asked about was
+    already handled."""
+
+    workspace: Workspace
+    member: Member
+    seen: bool
+
+
 async def find_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace | None:
-    stmt = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
-    return (await session.exec(stmt)).first()
+    return (await session.exec(_WORKSPACE, params={"platform": platform, "workspace": external_id})).first()
 
 
-async def known_member(session: AsyncSession, platform: str, workspace: str,
-                       user_id: str) -> tuple[Workspace, Member] | None:
+async def known_member(session: AsyncSession, platform: str, workspace: str, user_id: str,
+                       event_key: str = "") -> Known | None:
     """The workspace and member row of someone the bot has met, without creating either (read-only views),
-    in one statement."""
-    stmt = select(Workspace, Member).join(Member, col(Member.workspace_id) == col(Workspace.id)).where(
-        Workspace.platform == platform, Workspace.external_id == workspace, Member.external_id == user_id)
-    found = (await session.exec(stmt)).first()
-    return None if found is None else (found[0], found[1])
+    and whether the event `event_key` names was handled already: one statement."""
+    found = (await session.exec(_KNOWN, params={"platform": platform, "workspace": workspace, "user_id": user_id,
+                                                "event_key": event_key})).first()
+    return None if found is None else Known(*found)
 
 
 async def ensure_workspace(session: AsyncSession, platform: str, external_id: str) -> Workspace:
@@ -81,11 +102,7 @@ def member_changes(member: Member, actor: Actor) -> dict[str, object]:
 async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now: datetime) -> Member:
     """The member row for whoever acted, refreshed with what the platform says about them. Writes only
     when the row is new or something changed, so a read-only command stays read-only."""
-    member = (
-        await session.exec(
-            select(Member).where(Member.workspace_id == ws.id, Member.external_id == actor.user_id)
-        )
-    ).first()
+    member = (await session.exec(_MEMBER, params={"workspace_id": ws.id, "user_id": actor.user_id})).first()
     if member is None:
         member = Member(workspace_id=ws.id, external_id=actor.user_id, created_at=now)  # type: ignore[arg-type]
         session.add(member)
@@ -98,11 +115,7 @@ async def ensure_member(session: AsyncSession, ws: Workspace, actor: Actor, now:
 
 async def find_member(session: AsyncSession, ws: Workspace, mention: Mention) -> Member | None:
     if mention.user_id:
-        found = (
-            await session.exec(
-                select(Member).where(Member.workspace_id == ws.id, Member.external_id == mention.user_id)
-            )
-        ).first()
+        found = (await session.exec(_MEMBER, params={"workspace_id": ws.id, "user_id": mention.user_id})).first()
         if found:
             return found
     name = mention.name.lower()

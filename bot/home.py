@@ -36,7 +36,7 @@ async def home_messages(rt: Runtime, now: datetime, platform: str, workspace: st
     async with rt.db.transaction() as s:
         if (found := await known_member(s, platform, workspace, user_id)) is None:
             return [Message(rt.t("home.welcome"))]
-        ws, me = found
+        ws, me = found.workspace, found.member
         messages = [Message(rt.t("home.head", name=me.display_name))]
         messages += await _member_part(s, rt, now, me)
         coordinated = await coordinated_programs(s, me, ws)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,11 +30,15 @@ def zones(rt: Runtime, a: Member, b: Member) -> tuple[str, ...]:
     return tuple(sorted({rt.tz(a), rt.tz(b)}))
 
 
+# Built once: status, the home tab and most flows ask it.
+_PAIRS_OF = select(Pair).where(
+    or_(Pair.member_a_id == bindparam("member_id"), Pair.member_b_id == bindparam("member_id")),
+    col(Pair.status).in_(bindparam("statuses", expanding=True))).order_by(col(Pair.id))
+
+
 async def pairs_of(session: AsyncSession, member: Member, statuses: tuple[str, ...] = LIVE) -> list[Pair]:
-    stmt = select(Pair).where(
-        or_(Pair.member_a_id == member.id, Pair.member_b_id == member.id), col(Pair.status).in_(statuses)
-    )
-    return list((await session.exec(stmt.order_by(col(Pair.id)))).all())
+    found = await session.exec(_PAIRS_OF, params={"member_id": member.id, "statuses": list(statuses)})
+    return list(found.all())
 
 
 async def label(session: AsyncSession, rt: Runtime, pair: Pair) -> str:

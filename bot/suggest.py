@@ -60,7 +60,7 @@ async def my_pairs(rt: Runtime, platform: str, workspace: str, user_id: str, typ
         found = await known_member(s, platform, workspace, user_id)
         if found is None:
             return []
-        return await _labelled(s, rt, await pairs_of(s, found[1]), typed)
+        return await _labelled(s, rt, await pairs_of(s, found.member), typed)
 
 
 async def coordinated_pairs(rt: Runtime, platform: str, workspace: str, user_id: str,
@@ -70,7 +70,7 @@ async def coordinated_pairs(rt: Runtime, platform: str, workspace: str, user_id:
         found = await known_member(s, platform, workspace, user_id)
         if found is None:
             return []
-        coordinated = [p.id for p in await coordinated_programs(s, found[1], found[0])]
+        coordinated = [p.id for p in await coordinated_programs(s, found.member, found.workspace)]
         if not coordinated:
             return []
         stmt = select(Pair).where(col(Pair.program_id).in_(coordinated), col(Pair.status).in_(LIVE))
@@ -83,7 +83,7 @@ async def escalations(rt: Runtime, platform: str, workspace: str, user_id: str, 
         found = await known_member(s, platform, workspace, user_id)
         if found is None:
             return []
-        ws, me = found
+        ws, me = found.workspace, found.member
         programs_by_id = {p.id: p for p in await coordinated_programs(s, me, ws)}
         if not programs_by_id:
             return []
