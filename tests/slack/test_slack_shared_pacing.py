@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlmodel import select
+
 from adapters.slack.pacing import Pacer
 from bot.send_slots import DatabaseSlots
 from storage.db import Database
+from storage.models import SendSlot
 from tests.slack.conftest import FakeTime
 
 ONE_A_SECOND = {"chat.postMessage": 60}  # a burst of 3, then one a second
@@ -48,3 +51,16 @@ async def test_a_workspaces_budget_is_its_own(db: Database) -> None:
                      for scope in ("slack:T1", "slack:T2"))
     waits = [await p.reserve("chat.postMessage", f"G{i}") for i in range(3) for p in (first, second)]
     assert waits == [0] * 6
+
+
+async def test_keys_whose_time_has_passed_are_pruned_within_their_scope(db: Database) -> None:
+    ours, theirs = DatabaseSlots(db, "slack:T1"), DatabaseSlots(db, "slack:T2")
+    post = ("chat.postMessage", 1.0, 3.0)
+    assert await ours.reserve([post, ("G1", 1.0, 0.0)], 0.0) == 0.0
+    assert await theirs.reserve([post, ("G1", 1.0, 0.0)], 0.0) == 0.0
+    assert await ours.reserve([post, ("G1", 1.0, 0.0)], 0.0) == 1.0  # the conversation's second post waits
+    # A minute on, the old keys book like missing ones: T1's are deleted as it books, T2's are not T1's to touch.
+    assert await ours.reserve([post, ("G2", 1.0, 0.0)], 100.0) == 100.0
+    async with db.read() as s:
+        keys = sorted((await s.exec(select(SendSlot.key))).all())
+    assert keys == ["slack:T1:G2", "slack:T1:chat.postMessage", "slack:T2:G1", "slack:T2:chat.postMessage"]
