@@ -58,8 +58,13 @@ _OURS = _OUTBOX.c.workspace_id.in_(  # a process running only some adapters leav
 _NEXT_DUE = (select(_OUTBOX.c.next_attempt_at).where(_OUTBOX.c.status == OutboxStatus.PENDING, _OURS)
              .order_by(_OUTBOX.c.next_attempt_at).limit(1))
 _LEASE = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(claimed_until=bindparam("lease"))
+# Every transaction that may wait for outbox rows another holds locks them in id order first, so two of them
+# (a renewal and a flush of one batch, or two replicas') never wait for each other in a circle: PostgreSQL would
+# abort one as a deadlock. (The claim never waits: it skips locked rows.)
+_LOCK_IN_ORDER = (select(_OUTBOX.c.id).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(_OUTBOX.c.id).with_for_update())
 # Only rows still under our lease: one that ran out may be another replica's now.
-_RENEW = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+_RENEW = (update(_OUTBOX).where(_OUTBOX.c.id.in_(_LOCK_IN_ORDER),
                                 _OUTBOX.c.claimed_until == bindparam("held"), _OUTBOX.c.status == OutboxStatus.PENDING)
           .values(claimed_until=bindparam("lease")).returning(_OUTBOX.c.id))
 _WORKSPACES = select(_WORKSPACE.c.id, _WORKSPACE.c.platform, _WORKSPACE.c.external_id).where(
@@ -398,6 +403,8 @@ class Deliverer:
             else:
                 failed.append(job)
         async with self.db.transaction() as s:
+            if self.db.dialect == "postgresql":  # the sent, the waiting and the failed together; SQLite has one writer
+                await s.exec(_LOCK_IN_ORDER, params={"ids": [job.row.id for job in jobs]})  # type: ignore[call-overload]
             for updates in (done, later):
                 await update_by_id(s, Outbox, updates)
             await update_by_id(s, Pair, [{"id": pid, "conversation_ref": ref} for pid, ref in conversations.items()])

@@ -14,9 +14,8 @@ async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) 
     """One executemany UPDATE of `model`'s table by id, in id order; every row dict sets the same columns as the first."""
     if not rows:
         return
-    # In id order, as an UPDATE ... WHERE id IN (...) locks them on PostgreSQL: two transactions updating some of
-    # the same rows (a replica recording sends in the order they finished, another renewing its lease) then take
-    # the row locks in one order and cannot deadlock.
+    # In id order, the one order every transaction that may wait for rows on PostgreSQL locks them in (the
+    # deliverer's flushes and lease renewals lock theirs so first): two that share rows cannot deadlock.
     rows = sorted(rows, key=lambda row: row["id"])
     stmt = _update_statement(model.__table__, tuple(k for k in rows[0] if k != "id"))
     await s.exec(stmt, params=[{f"b_{k}": v for k, v in row.items()} for row in rows])  # type: ignore[call-overload]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
@@ -347,3 +348,54 @@ async def test_retries_and_failures_are_counted_by_the_platforms_error_code(db: 
     async with db.transaction() as s:
         row = (await s.exec(select(Outbox).where(Outbox.key == "digest:0"))).one()
     assert row.next_attempt_at == clock.now() + timedelta(seconds=5) and row.status == OutboxStatus.PENDING
+
+
+async def blocked(db: Database, n: int) -> bool:
+    """Whether n transactions on the test's database wait for a lock."""
+    async with db.read() as s:
+        return (await s.exec(text(  # type: ignore[call-overload]
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ))).scalar_one() == n
+
+
+async def test_a_lease_renewal_and_a_flush_of_the_same_rows_never_deadlock(db: Database, clock: ManualClock) -> None:
+    # A renewal used to lock its rows in the order it read them from the table, a flush in id order; with the
+    # first row stored last (it was updated since), the renewal could hold the last row and wait for the first
+    # while the flush held the first and waited for the last: PostgreSQL aborted one, and an aborted renewal
+    # lets the lease run out. Both lock in id order now. Here both wait behind a third transaction on the last row.
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time: nothing waits in a circle")
+    await queue_posts(db, clock, 3)
+    # On a table this small PostgreSQL reads the rows by the primary key, in id order; on a large one (three
+    # replicas' fan-out) it may read them in the order they are stored, as it must here.
+    stored_order = Database(db.url)
+
+    @event.listens_for(stored_order.engine.sync_engine, "connect")
+    def no_index_scans(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET enable_indexscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        cursor.close()
+
+    one = deliverer(stored_order, clock, RecordingMessenger())
+    batch = await one._claim(3)
+    assert batch is not None
+    first, _, last = batch.jobs
+    for job in (first, last):  # sent, waiting to be recorded
+        job.result, job.finished_at = Delivered("m1", None), clock.now()
+    async with db.transaction() as s:  # the first row's newest version now lies after the others
+        await s.exec(text("UPDATE outbox SET last_error = NULL WHERE id = :id"), params={"id": first.row.id})  # type: ignore[call-overload]
+    async with db.engine.connect() as holder:
+        held = await holder.begin()
+        await holder.execute(text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": last.row.id})
+        renewal = asyncio.create_task(one._renew(batch))
+        await until(lambda: blocked(db, 1))
+        flush = asyncio.create_task(one._record([last, first]))
+        await until(lambda: blocked(db, 2))
+        await held.commit()
+    try:
+        await asyncio.gather(renewal, flush)  # neither aborted as a deadlock
+    finally:
+        await stored_order.close()
+    assert await statuses(db) == Counter({OutboxStatus.SENT: 2, OutboxStatus.PENDING: 1})
+    assert not any(job.lost for job in batch.jobs)
