@@ -169,9 +169,9 @@ class _Recorder:
                     done.set_result(None)
 
     async def _flush_retrying(self, jobs: list[_Job]) -> None:
-        # A flush can lose a deadlock on PostgreSQL to another transaction on the same rows (a lease renewal, a
-        # replica's claim): its transaction rolled back whole, so running it again is safe, and giving up would
-        # send those accepted messages a second time once their lease ran out.
+        # Its rows are locked in id order, so it no longer loses deadlocks to a renewal; any other failure on the
+        # database rolled its transaction back whole, so running it again is safe, and giving up would send those
+        # accepted messages a second time once their lease ran out.
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
                 return await self._flush(jobs)
