@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Message
+from storage.bulk import insert_new
 from storage.models import Outbox, OutboxKind, OutboxStatus
 
 
@@ -61,12 +61,7 @@ def outbox_row(
 
 async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows; a key that is already queued is skipped, so replays send nothing new."""
-    if not rows:
-        return
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # On the table (Core), not the ORM entity: the ORM's bulk path costs more per row than the insert itself.
-    await session.exec(insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["key"]), params=rows)  # type: ignore[arg-type]
+    await insert_new(session, Outbox, rows, unique=("key",))
 
 
 async def enqueue(session: AsyncSession, **fields: Any) -> None:

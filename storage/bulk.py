@@ -6,18 +6,87 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy import (
+    Row,
+    String,
+    Table,
+    Update,
+    bindparam,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import AutoString
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+async def insert_new(s: AsyncSession, model: Any, rows: list[dict[str, Any]], unique: tuple[str, ...],
+                     returning: tuple[str, ...] = ()) -> list[Row[Any]]:
+    """One INSERT of many rows, skipping each row whose `unique` columns are already taken; `returning`
+    columns of the rows it did insert."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    if _on_postgresql(s):
+        # From arrays, one per column: an executemany's multi-row VALUES costs more per row on both sides.
+        stmt: Any = _insert_from_arrays(model.__table__, columns, unique, returning)
+        params: Any = {f"a_{k}": [row[k] for row in rows] for k in columns}
+    else:
+        stmt, params = _insert_rows(model.__table__, unique, returning), rows
+    if not returning:
+        await s.exec(stmt, params=params)
+        return []
+    return list((await s.exec(stmt, params=params)).all())
+
+
+@cache
+def _insert_rows(table: Table, unique: tuple[str, ...], returning: tuple[str, ...]) -> Any:
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return stmt.returning(*(table.c[c] for c in returning)) if returning else stmt
+
+
+@cache
+def _insert_from_arrays(table: Table, columns: tuple[str, ...], unique: tuple[str, ...],
+                        returning: tuple[str, ...]) -> Any:
+    v = _arrays(table, columns)
+    stmt = postgresql.insert(table).from_select(list(columns), select(*v.c)).on_conflict_do_nothing(
+        index_elements=list(unique))
+    return stmt.returning(*(table.c[c] for c in returning)) if returning else stmt
+
+
+def _arrays(table: Table, columns: tuple[str, ...]) -> Any:
+    """unnest(:a_<column>, ...) AS v(<column>, ...): rows from one array parameter per column."""
+    values = func.unnest(*(bindparam(f"a_{k}", type_=postgresql.ARRAY(_unbounded(table.c[k].type))) for k in columns))
+    return values.table_valued(*(column(k, table.c[k].type) for k in columns)).render_derived().alias("v")
+
+
+def _unbounded(kind: Any) -> Any:
+    # The parameter is cast to the array's type, and a cast to VARCHAR(n) cuts a longer text short where the
+    # column itself refuses it: without the length, a value too long still fails, as in a plain INSERT.
+    return String() if isinstance(kind, String | AutoString) else kind
+
+
+def _on_postgresql(s: AsyncSession) -> bool:
+    return s.bind is not None and s.bind.dialect.name == "postgresql"
+
+
 async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE of `model`'s table by id, in id order; every row dict sets the same columns as the first."""
+    """One UPDATE of `model`'s table by id, in id order; every row dict sets the same columns as the first."""
     if not rows:
         return
     # In id order, the one order every transaction that may wait for rows on PostgreSQL locks them in (the
     # deliverer's flushes and lease renewals lock theirs so first): two that share rows cannot deadlock.
     rows = sorted(rows, key=lambda row: row["id"])
-    stmt = _update_statement(model.__table__, tuple(k for k in rows[0] if k != "id"))
+    columns = tuple(k for k in rows[0] if k != "id")
+    if _on_postgresql(s):
+        # One statement joining arrays of the values, where an executemany runs the statement once per row
+        # (most of a fan-out's planning time on the server). The arrays keep id order, and so do the locks.
+        await s.exec(_update_from_arrays(model.__table__, columns),  # type: ignore[call-overload]
+                     params={f"a_{k}": [row[k] for row in rows] for k in ("id", *columns)})
+        return
+    stmt = _update_statement(model.__table__, columns)
     await s.exec(stmt, params=[{f"b_{k}": v for k, v in row.items()} for row in rows])  # type: ignore[call-overload]
 
 
@@ -26,3 +95,9 @@ def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
     # Built once per table and columns: building it cost more than running it for a small flush.
     # Bound as "b_<column>": SQLAlchemy refuses a bind named after a column the statement sets.
     return update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns})
+
+
+@cache
+def _update_from_arrays(table: Table, columns: tuple[str, ...]) -> Update:
+    v = _arrays(table, ("id", *columns))
+    return update(table).where(table.c.id == v.c.id).values({k: v.c[k] for k in columns})

@@ -3,11 +3,12 @@ remind once after 48 hours, close unanswered periods as missed, escalate pairs t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from functools import cache, partial
 from typing import Any, Literal
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,7 +24,7 @@ from bot.messages import Button, Message, Response
 from bot.outbox import enqueue, enqueue_rows, outbox_key, outbox_row
 from bot.pairs import in_pair, members_of, my_pair, open_checkin, period_checkin, recent_checkins, zones
 from bot.periods import first_period_from, latest_period, next_period, period_end
-from storage.bulk import update_by_id
+from storage.bulk import insert_new, update_by_id
 from storage.models import Checkin, CheckinStatus, EscalationKind, Member, Outbox, OutboxKind, Pair, PairStatus, Program
 
 REMIND_AFTER = timedelta(hours=48)
@@ -31,6 +32,7 @@ NUDGE_GAP = timedelta(hours=12)  # a coordinator's nudges to one pair, at most o
 # A batch's work holds the event loop in stretches that grow with it; with Core statements 1,000 keeps acks during a
 # fan-out within 1.5x of idle, and 250 made planning 30% slower (bench/slack_ack.py --during-fanout, bench/fanout.py).
 PLAN_BATCH = 1000
+PLAN_WORKERS = 3
 ANSWERS = {
     "checkin.met": CheckinStatus.MET,
     "checkin.rescheduled": CheckinStatus.RESCHEDULED,
@@ -93,13 +95,23 @@ async def plan_due(rt: Runtime, now: datetime) -> int:
 
     Only pairs the due index names are read (next_due_at <= now), in short transactions of PLAN_BATCH;
     only the newest period is planned, so downtime yields one catch-up nudge, never a backlog."""
+    # On PostgreSQL, a few planners at once: one renders its batch while the server runs another's
+    # statements. SKIP LOCKED hands each its own pairs. SQLite has one writer, so one planner.
+    workers = 1 if rt.db.dialect == "sqlite" else PLAN_WORKERS
+    async with asyncio.TaskGroup() as group:  # one failing cancels the others; their batches roll back
+        planners = [group.create_task(_plan_until_done(rt, now)) for _ in range(workers)]
+    return sum(p.result() for p in planners)
+
+
+async def _plan_until_done(rt: Runtime, now: datetime) -> int:
     planned = 0
     while True:
         async with rt.db.transaction() as s:
             batch = await _due_pairs(s, now)
             if batch:
                 planned += await _plan_batch(s, rt, now, batch)
-        # Each batch moves its pairs' next_due_at past now, so the next probe finds only the rest.
+        # Each batch moves its pairs' next_due_at past now, so the next probe finds only the rest
+        # (or pairs another planner holds, which it plans).
         if len(batch) < PLAN_BATCH:
             return planned
 
@@ -130,8 +142,8 @@ def _zones(rt: Runtime, row: _DueRow) -> tuple[str, ...]:
 
 
 async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_DueRow]) -> int:
-    """A few statements for the whole batch: the programs, the periods already planned, one INSERT of
-    check-ins, one of outbox rows, one executemany of next_due_at."""
+    """A few statements for the whole batch: the programs, one INSERT of the check-ins not yet planned,
+    the goal notes, one INSERT of outbox rows, one UPDATE of next_due_at."""
     program_ids = {row[1] for row in batch}
     programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
     owed: dict[int, tuple[_DueRow, Program, date, datetime, tuple[str, ...]]] = {}
@@ -150,16 +162,11 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
             owed[row[0]] = (row, program, found[0], found[1], zs)
         next_at[row[0]] = following(row[1], zs, max(now, row[2]))  # next_due, shared
     if owed:
-        periods = {day.isoformat() for _, _, day, _, _ in owed.values()}
-        existing = set((await s.exec(select(Checkin.pair_id, Checkin.period).where(
-            col(Checkin.pair_id).in_(list(owed)), col(Checkin.period).in_(periods)))).all())
-        owed = {pid: o for pid, o in owed.items() if (pid, o[2].isoformat()) not in existing}
-    if owed:
         rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": ends(program.id, day, zs),
                  "status": CheckinStatus.DUE} for pid, (_, program, day, due, zs) in owed.items()]
-        # Core statements on the tables, not the ORM's bulk path: that costs more per row than the database does.
-        checkins = Checkin.__table__
-        ids = dict((await s.exec(insert(checkins).returning(checkins.c.pair_id, checkins.c.id), params=rows)).all())  # type: ignore[call-overload]
+        # A period already planned (its check-in opened by hand, say) is skipped: it gets no second nudge.
+        ids = dict(await insert_new(s, Checkin, rows, unique=("pair_id", "period"), returning=("pair_id", "id")))  # type: ignore[arg-type]
+        owed = {pid: o for pid, o in owed.items() if pid in ids}
         notes = await overdue_note(s, rt, list(owed), now)
         await enqueue_rows(s, [
             outbox_row(
