@@ -47,6 +47,8 @@ BASE_BACKOFF = 30.0  # seconds; doubles per attempt
 MAX_BACKOFF = 3600.0
 EDIT_WAIT = timedelta(seconds=30)  # an edit waits for the message it edits to be sent
 FLUSH_ATTEMPTS = 3  # a recorder flush that fails on the database is run again this many times in all
+# Batches in flight at once on PostgreSQL: one claims or records while another's sends run (SQLite has one writer).
+PIPELINE = 3
 
 
 # Every statement the deliverer runs, Core on the tables and built once: building them per batch (the ORM's aliases
@@ -111,6 +113,16 @@ class _Job:
     finished_at: datetime | None = None  # the clock when the platform answered
     recorded: bool = False
     lost: bool = False  # our lease ran out and another replica holds the row now: not ours to send
+
+
+@dataclass
+class _Group:
+    """A batch's jobs for one destination, sent once the group before them (`after`) is done."""
+
+    key: tuple[str, str, str]
+    jobs: list[_Job]
+    after: asyncio.Future[None] | None
+    done: asyncio.Future[None]
 
 
 @dataclass
@@ -205,9 +217,19 @@ class Deliverer:
         self.clock = clock
         self.concurrency = concurrency
         self.sleep = sleep
+        self._claiming = asyncio.Lock()
+        # Per destination, the group of a batch in flight that sent to it last: a later batch's rows for that
+        # destination wait for it, so they still go in claim order when several batches are in flight.
+        self._last_group: dict[tuple[str, str, str], asyncio.Future[None]] = {}
 
     async def deliver_due(self, batch: int = 100) -> int:
         """Send everything due; returns how many rows were sent."""
+        workers = 1 if self.db.dialect == "sqlite" else PIPELINE
+        async with asyncio.TaskGroup() as group:
+            loops = [group.create_task(self._deliver_until_done(batch)) for _ in range(workers)]
+        return sum(loop.result() for loop in loops)
+
+    async def _deliver_until_done(self, batch: int) -> int:
         sent = 0
         while True:
             claimed, done = await self.deliver_batch(batch)
@@ -217,13 +239,15 @@ class Deliverer:
 
     async def deliver_batch(self, batch: int = 100) -> tuple[int, int]:
         """Claim up to `batch` due rows and send them; returns (rows claimed, rows sent)."""
-        claimed = await self._claim(batch)
-        if claimed is None:
-            return 0, 0
+        async with self._claiming:  # claim and queue behind earlier batches as one step, so claim order holds
+            claimed = await self._claim(batch)
+            if claimed is None:
+                return 0, 0
+            groups = self._queue(claimed)
         recorder = _Recorder(self._record)
         heartbeat = asyncio.create_task(self._heartbeat(claimed))
         try:
-            await self._send_all(claimed, recorder)
+            await self._send_all(claimed, groups, recorder)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
@@ -286,16 +310,36 @@ class Deliverer:
             jobs.append(job)
         return jobs
 
-    async def _send_all(self, batch: _Batch, recorder: _Recorder) -> None:
+    def _queue(self, batch: _Batch) -> list[_Group]:
+        """The batch's jobs by destination, each group behind the one in flight for the same destination."""
+        jobs: dict[tuple[str, str, str], list[_Job]] = defaultdict(list)
+        for job in batch.jobs:
+            jobs[(job.dest.kind, job.dest.workspace, job.row.target)].append(job)
+        loop = asyncio.get_running_loop()
+        groups = []
+        for key, group in jobs.items():
+            done = loop.create_future()
+            groups.append(_Group(key, group, self._last_group.get(key), done))
+            self._last_group[key] = done
+        return groups
+
+    async def _send_all(self, batch: _Batch, groups: list[_Group], recorder: _Recorder) -> None:
         # Rows for one destination go in order (an intro opens the conversation the nudge uses), each recorded
         # before the next is sent, so a crash repeats at most the one message per destination in flight;
         # different destinations go in parallel, bounded.
-        groups: dict[tuple[str, str, str], list[_Job]] = defaultdict(list)
-        for job in batch.jobs:
-            groups[(job.dest.kind, job.dest.workspace, job.row.target)].append(job)
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def run(group: list[_Job]) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
+        async def run(group: _Group) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
+            try:
+                if group.after is not None:
+                    await asyncio.shield(group.after)
+                await send(group.jobs)
+            finally:
+                group.done.set_result(None)
+                if self._last_group.get(group.key) is group.done:
+                    del self._last_group[group.key]
+
+        async def send(group: list[_Job]) -> None:
             conversation: str | None = None
             for job in group:
                 if job.lost:
@@ -315,7 +359,7 @@ class Deliverer:
                 await recorder.record(job)
 
         async with asyncio.TaskGroup() as tasks:
-            for group in groups.values():
+            for group in groups:
                 tasks.create_task(run(group))
 
     async def _send_one(self, job: _Job) -> None:

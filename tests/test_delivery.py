@@ -292,3 +292,30 @@ async def test_a_conversation_opened_by_a_failed_send_is_reused_by_the_retry(
     assert failed == [None]
     intro = next(s for s in recorder.sent if s.key.startswith("intro:"))
     assert intro.dest.ref == "thread-1"
+
+
+class _SlowFirst(RecordingMessenger):
+    """Dawdles over the first message to each user, letting the process's other batches run ahead of it."""
+
+    async def send(self, dest: Destination, message: Message, *, idempotency_key: str):  # type: ignore[no-untyped-def]
+        if not any(s.dest == dest for s in self.sent):
+            for _ in range(200):
+                await asyncio.sleep(0)
+        return await super().send(dest, message, idempotency_key=idempotency_key)
+
+
+async def test_messages_to_one_person_go_in_queue_order_across_batches_in_flight(
+    run: Script, bot: MentorBot, db: Database, clock: ManualClock
+) -> None:
+    await run(SETUP)
+    await bot.deliver()
+    recorder = _SlowFirst()
+    bot.add_messenger(recorder)
+    async with db.transaction() as s:  # three people, their messages spread over many batches of 5
+        for i in range(60):
+            await enqueue(s, kind=OutboxKind.RESUMED, subject_id=i, key=f"m:{i % 3 + 1}:{i:02}", workspace_id=1,
+                          dest_kind="user", target=i % 3 + 1, message=Message(f"message {i}"), now=clock.now())
+    assert await bot.deliverer.deliver_due(batch=5) == 60
+    for member in (1, 2, 3):
+        keys = recorder.keys(f"m:{member}:")
+        assert len(keys) == 20 and keys == sorted(keys)
