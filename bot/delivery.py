@@ -215,9 +215,11 @@ class Deliverer:
         self.messengers = messengers
         self.on_failure = on_failure
         self.clock = clock
-        self.concurrency = concurrency
         self.sleep = sleep
         self._claiming = asyncio.Lock()
+        # Bounds the platform calls in flight across the batches in flight, not per batch: pipelining overlaps the
+        # database work, and must not triple the sends (and their slot bookings) competing with commands.
+        self._gate = asyncio.Semaphore(concurrency)
         # Per destination, the group of a batch in flight that sent to it last: a later batch's rows for that
         # destination wait for it, so they still go in claim order when several batches are in flight.
         self._last_group: dict[tuple[str, str, str], asyncio.Future[None]] = {}
@@ -327,7 +329,6 @@ class Deliverer:
         # Rows for one destination go in order (an intro opens the conversation the nudge uses), each recorded
         # before the next is sent, so a crash repeats at most the one message per destination in flight;
         # different destinations go in parallel, bounded.
-        gate = asyncio.Semaphore(self.concurrency)
 
         async def run(group: _Group) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
             try:
@@ -347,7 +348,7 @@ class Deliverer:
                 if not job.wait:
                     if conversation and job.dest.ref is None:
                         job.dest = replace(job.dest, ref=conversation)
-                    async with gate:  # bounds the calls in flight; waiting for the record leaves room for others
+                    async with self._gate:  # bounds the calls in flight; waiting for the record leaves room for others
                         await self._keep_lease(batch)
                         if job.lost:
                             continue

@@ -31,8 +31,8 @@ async def nothing_to_tell(session: AsyncSession, row: Outbox, now: datetime) -> 
     """The coordinators' side of a failed send is tested elsewhere (tests/test_delivery.py)."""
 
 
-def deliverer(db: Database, clock: ManualClock, messenger: Any) -> Deliverer:
-    return Deliverer(db, {messenger.platform: messenger}, nothing_to_tell, clock.now)
+def deliverer(db: Database, clock: ManualClock, messenger: Any, concurrency: int = 16) -> Deliverer:
+    return Deliverer(db, {messenger.platform: messenger}, nothing_to_tell, clock.now, concurrency=concurrency)
 
 
 async def queue_posts(db: Database, clock: ManualClock, n: int, *, start: int = 0, urgent_every: int = 0) -> None:
@@ -109,8 +109,7 @@ async def test_a_lease_that_ran_out_is_not_renewed_over_another_replicas_claim(d
         await twin.deliver_due()
 
     platform = SlowPlatform(clock, 1.0, {1: stalled_past_the_lease})
-    one = deliverer(db, clock, platform)
-    one.concurrency = 1
+    one = deliverer(db, clock, platform, concurrency=1)
     try:
         await one.deliver_due()
     finally:
