@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import prompts
 from bot.directory import member_tz
+from bot.foreground import Foreground
 from bot.messages import Message, Response
 from bot.periods import local
 from storage.db import Database
@@ -27,6 +28,7 @@ class Runtime:
     # Every feature's on_met hooks (bot/feature.py MetHook), handed in by the core so flows need not import
     # the feature registry (which imports them).
     after_met: tuple[Callable[..., Awaitable[None]], ...] = ()
+    foreground: Foreground = field(default_factory=Foreground)  # sweeps' extra workers yield to people
 
     def t(self, key: str, /, **params: Any) -> str:
         return prompts.say(key, self.lang, **params)

@@ -78,6 +78,7 @@ class MentorBot:
     @metrics.timed_handling
     async def handle(self, event: Event) -> Response:
         """Handle one event in one transaction. Never raises: mistakes and failures become replies."""
+        self.rt.foreground.arrived()
         event = clean_event(event)  # control characters and NUL never reach a flow or the database
         if isinstance(event, CommandEvent | Invocation) and event.size > MAX_COMMAND_CHARS:
             start = _start(event)

@@ -1,13 +1,17 @@
 """Nothing twice, nothing lost: the outbox under restarts, concurrent sweeps, downtime and failing sends."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.delivery import MAX_ATTEMPTS
+from bot.flows import checkin
+from bot.foreground import QUIET, Foreground
 from bot.messages import Message
 from bot.messenger import DeliveryError, Destination
 from bot.outbox import enqueue
@@ -319,3 +323,33 @@ async def test_messages_to_one_person_go_in_queue_order_across_batches_in_flight
     for member in (1, 2, 3):
         keys = recorder.keys(f"m:{member}:")
         assert len(keys) == 20 and keys == sorted(keys)
+
+
+@pytest.mark.parametrize("people_waiting", [False, True])
+async def test_planners_in_parallel_nudge_every_pair_once_whether_or_not_people_are_waiting(
+    run: Script, bot: MentorBot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, people_waiting: bool
+) -> None:
+    await setup_pairs(run)
+    await run("@fay /mentor join mentor\n@gus /mentor join mentee\n@hal /mentor join mentor\n@ivy /mentor join mentee\n"
+              "@carol /mentor pair @fay @gus\n@carol /mentor pair @hal @ivy")
+    await bot.deliver()
+    recorder = replace_messenger(bot)
+    monkeypatch.setattr(checkin, "PLAN_BATCH", 1)  # a batch per pair, shared among the planners
+    bot.rt = replace(bot.rt, foreground=Foreground(lambda: 0.0))  # its own clock: busy or quiet for good
+    if people_waiting:
+        bot.rt.foreground.arrived()  # the extra planners stop before their first batch
+    clock.set(NUDGE_AT)
+    await bot.tick()
+    await bot.tick()
+    assert sorted(recorder.keys("nudge:")) == [f"nudge:{p}:2026-12-07" for p in (1, 2, 3, 4)]
+
+
+def test_the_foreground_is_busy_until_quiet_for_a_while() -> None:
+    now = [100.0]
+    foreground = Foreground(lambda: now[0])
+    assert not foreground.busy()
+    foreground.arrived()
+    now[0] += QUIET - 0.1
+    assert foreground.busy()
+    now[0] += 0.2
+    assert not foreground.busy()

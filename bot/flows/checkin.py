@@ -99,13 +99,15 @@ async def plan_due(rt: Runtime, now: datetime) -> int:
     # statements. SKIP LOCKED hands each its own pairs. SQLite has one writer, so one planner.
     workers = 1 if rt.db.dialect == "sqlite" else PLAN_WORKERS
     async with asyncio.TaskGroup() as group:  # one failing cancels the others; their batches roll back
-        planners = [group.create_task(_plan_until_done(rt, now)) for _ in range(workers)]
+        planners = [group.create_task(_plan_until_done(rt, now, extra=i > 0)) for i in range(workers)]
     return sum(p.result() for p in planners)
 
 
-async def _plan_until_done(rt: Runtime, now: datetime) -> int:
+async def _plan_until_done(rt: Runtime, now: datetime, extra: bool) -> int:
     planned = 0
     while True:
+        if extra and rt.foreground.busy():
+            return planned  # people are waiting for answers: the first planner carries on alone
         async with rt.db.transaction() as s:
             batch = await _due_pairs(s, now)
             if batch:
@@ -146,8 +148,27 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
     the goal notes, one INSERT of outbox rows, one UPDATE of next_due_at."""
     program_ids = {row[1] for row in batch}
     programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
-    owed: dict[int, tuple[_DueRow, Program, date, datetime, tuple[str, ...]]] = {}
+    # Not in a thread: contending for the GIL, that delayed commands more than running it here (bench/slack_ack.py).
+    owed, next_at, rows = _owed(rt, now, batch, programs)
+    if owed:
+        # A period already planned (its check-in opened by hand, say) is skipped: it gets no second nudge.
+        ids = dict(await insert_new(s, Checkin, rows, unique=("pair_id", "period"), returning=("pair_id", "id")))  # type: ignore[arg-type]
+        owed = {pid: o for pid, o in owed.items() if pid in ids}
+        notes = await overdue_note(s, rt, list(owed), now)
+        await enqueue_rows(s, _nudge_rows(rt, now, owed, ids, notes))
+    await update_by_id(s, Pair, [{"id": pid, "next_due_at": at} for pid, at in next_at.items()])
+    return len(owed)
+
+
+_Owed = dict[int, tuple[_DueRow, Program, date]]
+
+
+def _owed(rt: Runtime, now: datetime, batch: list[_DueRow], programs: dict[int | None, Program]
+          ) -> tuple[_Owed, dict[int, datetime | None], list[dict[str, Any]]]:
+    """The pairs owed this period's check-in, with its row, and every pair's next due moment."""
+    owed: _Owed = {}
     next_at: dict[int, datetime | None] = {}
+    rows: list[dict[str, Any]] = []
     # Pairs of one program in the same zones share their periods: each combination is computed once a batch.
     latest = cache(lambda pid, zs: latest_period(programs[pid], zs, now))
     following = cache(lambda pid, zs, after: next_period(programs[pid], zs, after)[1])
@@ -159,26 +180,25 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
             continue
         zs = _zones(rt, row)
         if (found := latest(row[1], zs)) and found[1] > row[2]:  # due_period, shared
-            owed[row[0]] = (row, program, found[0], found[1], zs)
+            day, due = found
+            owed[row[0]] = (row, program, day)
+            rows.append({"pair_id": row[0], "period": day.isoformat(), "due_at": due,
+                         "closes_at": ends(row[1], day, zs), "status": CheckinStatus.DUE})
         next_at[row[0]] = following(row[1], zs, max(now, row[2]))  # next_due, shared
-    if owed:
-        rows = [{"pair_id": pid, "period": day.isoformat(), "due_at": due, "closes_at": ends(program.id, day, zs),
-                 "status": CheckinStatus.DUE} for pid, (_, program, day, due, zs) in owed.items()]
-        # A period already planned (its check-in opened by hand, say) is skipped: it gets no second nudge.
-        ids = dict(await insert_new(s, Checkin, rows, unique=("pair_id", "period"), returning=("pair_id", "id")))  # type: ignore[arg-type]
-        owed = {pid: o for pid, o in owed.items() if pid in ids}
-        notes = await overdue_note(s, rt, list(owed), now)
-        await enqueue_rows(s, [
-            outbox_row(
-                kind=OutboxKind.NUDGE, subject_id=pid, details=(day.isoformat(),),
-                workspace_id=program.workspace_id, program_id=program.id, dest_kind="pair", target=pid,
-                message=_nudge(rt, program, row[3], row[6], ids[pid], pid, day.isoformat(), notes.get(pid, "")),
-                now=now,
-            )
-            for pid, (row, program, day, _, _) in owed.items()
-        ])
-    await update_by_id(s, Pair, [{"id": pid, "next_due_at": at} for pid, at in next_at.items()])
-    return len(owed)
+    return owed, next_at, rows
+
+
+def _nudge_rows(rt: Runtime, now: datetime, owed: _Owed, ids: dict[int, int], notes: dict[int, str]
+                ) -> list[dict[str, Any]]:
+    return [
+        outbox_row(
+            kind=OutboxKind.NUDGE, subject_id=pid, details=(day.isoformat(),),
+            workspace_id=program.workspace_id, program_id=program.id, dest_kind="pair", target=pid,
+            message=_nudge(rt, program, row[3], row[6], ids[pid], pid, day.isoformat(), notes.get(pid, "")),
+            now=now,
+        )
+        for pid, (row, program, day) in owed.items()
+    ]
 
 
 async def next_plan_time(rt: Runtime, now: datetime) -> datetime | None:
