@@ -329,7 +329,6 @@ class Deliverer:
         # Rows for one destination go in order (an intro opens the conversation the nudge uses), each recorded
         # before the next is sent, so a crash repeats at most the one message per destination in flight;
         # different destinations go in parallel, bounded.
-
         async def run(group: _Group) -> None:  # a failing record stops the others (TaskGroup): rows stay leased
             try:
                 if group.after is not None:

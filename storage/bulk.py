@@ -35,10 +35,8 @@ async def insert_new(s: AsyncSession, model: Any, rows: list[dict[str, Any]], un
         params: Any = {f"a_{k}": [row[k] for row in rows] for k in columns}
     else:
         stmt, params = _insert_rows(model.__table__, unique, returning), rows
-    if not returning:
-        await s.exec(stmt, params=params)
-        return []
-    return list((await s.exec(stmt, params=params)).all())
+    result = await s.exec(stmt, params=params)
+    return list(result.all()) if returning else []
 
 
 @cache
