@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench, and testkit when it is not installed
 
+from adapters.heap import settle_heap
 from adapters.slack.app import SlackAdapter
 from adapters.slack.server import EVENTS_PATH, web_app
 from adapters.slack.settings import SlackSettings
@@ -93,6 +94,7 @@ def line(name: str, values: list[float], seconds: float) -> str:
 async def measure(app: web.Application, args: argparse.Namespace, hook: str,
                   after: Callable[[], Awaitable[None]]) -> tuple[list[float], int, float]:
     runner, url = await start(app)
+    settle_heap()  # as `mentorbot run` does once it has started: full collections skip what start-up left alive
     try:
         # Warm-up: every user once, so what is timed is the steady state (people the bot already knows).
         await hammer(url, max(args.concurrency, args.users), args.concurrency, args.users, args.command, hook)

@@ -22,18 +22,23 @@ def clean(text: str) -> str:
 
 
 def clean_event(event: E) -> E:
-    """A copy of an inbound event (or actor) with every string in it cleaned: texts, values, names, ids."""
+    """An inbound event (or actor) with every string in it cleaned: texts, values, names, ids (itself if all were clean)."""
     if not is_dataclass(event) or isinstance(event, type):
         return event
-    changes = {f.name: _clean_value(getattr(event, f.name)) for f in fields(event)}
-    return replace(event, **changes)  # type: ignore[type-var]
+    changes = {name: cleaned for f in fields(event)
+               if (cleaned := _clean_value(value := getattr(event, name := f.name))) is not value}
+    # Almost every event is clean already: it is passed on as it is, not copied.
+    return replace(event, **changes) if changes else event  # type: ignore[type-var]
 
 
 def _clean_value(value: Any) -> Any:
+    """`value` cleaned; the very same object when there was nothing to clean."""
     if isinstance(value, str):
-        return clean(value)
+        return clean(value) if _CONTROL.search(value) else value  # \r is a control character too
     if isinstance(value, tuple | frozenset):
-        return type(value)(_clean_value(v) for v in value)
-    if isinstance(value, dict):
-        return {_clean_value(k): _clean_value(v) for k, v in value.items()}
-    return clean_event(value)
+        cleaned: Any = type(value)(_clean_value(v) for v in value)
+    elif isinstance(value, dict):
+        cleaned = {_clean_value(k): _clean_value(v) for k, v in value.items()}
+    else:
+        return clean_event(value)
+    return value if cleaned == value else cleaned

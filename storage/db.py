@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from functools import partial
-from typing import Any
-
-import aiosqlite
+from typing import cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.read_session import ReadSessions, sqlite_read_engine
 
 # Set on the engine a read-only transaction runs on (Database.read): BEGIN DEFERRED on SQLite, and any
 # statement that is not a plain SELECT raises WriteNeeded before it reaches the database.
@@ -31,8 +29,12 @@ def is_read(statement: str) -> bool:
     return head == "SELECT" and "FOR UPDATE" not in statement.upper()
 
 
-def _guard_reads(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+def _sync(engine: AsyncEngine | Engine) -> Engine:
+    return engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+
+def _guard_reads(engine: AsyncEngine | Engine) -> None:
+    @event.listens_for(_sync(engine), "before_cursor_execute")
     def _before(conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
         if conn.get_execution_options().get(READ_ONLY) and statement != "BEGIN" and not is_read(statement):
             raise WriteNeeded(statement[:60])
@@ -42,11 +44,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(engine: AsyncEngine, busy_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _sqlite_pragmas(engine: AsyncEngine | Engine, busy_ms: int) -> None:
+    @event.listens_for(_sync(engine), "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy, not the driver, open transactions so we can make them IMMEDIATE:
-        # a deferred transaction that later writes fails at once with "database is locked".
+        # The driver opens no transactions of its own: _begin_explicitly's BEGIN opens them, or none do.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -55,9 +56,12 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_ms: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+
+def _begin_explicitly(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        # A read-only transaction must not take the single writer's lock: in WAL mode readers never wait.
+        # IMMEDIATE: a deferred transaction that later writes fails at once with "database is locked".
+        # A read-only one must not take the single writer's lock: in WAL mode readers never wait.
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
@@ -70,69 +74,28 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30})
     _guard_reads(engine)
     _sqlite_pragmas(engine, 30000)
+    _begin_explicitly(engine)
     return engine
 
 
-class _InlineQueue:
-    """Stands in for aiosqlite's queue to its worker thread (SQLAlchemy puts work on it directly)."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except Exception as exc:
-            if future is not None:
-                future.set_exception(exc)
-        else:
-            if future is not None:
-                future.set_result(result)
-
-
-class _InlineSqlite(aiosqlite.Connection):
-    """aiosqlite's interface, run on the calling thread: no hop to a worker thread and back per call
-    (four per statement), which under load costs milliseconds each. Only for reads in WAL mode, which
-    never wait for a writer, so the event loop is never blocked on a lock."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, 64)
-        self._tx = _InlineQueue()  # type: ignore[assignment]
-
-    async def _execute(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    async def _connect(self) -> aiosqlite.Connection:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    def __await__(self):  # type: ignore[no-untyped-def]
-        return self._connect().__await__()  # no worker thread to start
-
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        self.stop()
-
-
-def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine:
-    """The engine read-only transactions run on: for a SQLite file its own pool of inline connections
-    (see _InlineSqlite); otherwise the main engine's pool. Marked READ_ONLY either way."""
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names; None for PostgreSQL and for an in-memory database."""
     path = make_url(url).database if is_sqlite(url) else None
-    if not path or path == ":memory:":
+    return path if path and path != ":memory:" else None
+
+
+def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine | Engine:
+    """The engine read-only transactions run on: for a SQLite file a synchronous engine of its own (see
+    storage/read_session.py), otherwise the main engine's pool. Marked READ_ONLY either way.
+
+    The SQLite reader sends no BEGIN: each SELECT reads the latest committed state on its own, as every
+    statement does on PostgreSQL (READ COMMITTED), and two statements fewer a read is a third of a command's
+    database time."""
+    path = sqlite_file(url)
+    if path is None:
         return engine.execution_options(**{READ_ONLY: True})
-
-    async def connect() -> aiosqlite.Connection:
-        # A reader waits for a lock only in rare moments (recovery after a crash): briefly, then it fails.
-        return await _InlineSqlite(partial(sqlite3.connect, path, timeout=0.2, isolation_level=None,
-                                           check_same_thread=False))
-
-    reader = create_async_engine(url, async_creator=connect)
+    # A reader waits for a lock only in rare moments (recovery after a crash): briefly, then it fails.
+    reader = sqlite_read_engine(path, timeout=0.2)
     _guard_reads(reader)
     _sqlite_pragmas(reader, 200)
     return reader.execution_options(**{READ_ONLY: True})
@@ -150,7 +113,10 @@ class Database:
         self.engine = create_engine(url)
         self._sessions = session_factory(self.engine)
         self.reader = create_reader(url, self.engine)
-        self._read_sessions = session_factory(self.reader)
+        if isinstance(self.reader, AsyncEngine):
+            self._read_sessions: async_sessionmaker[AsyncSession] | ReadSessions = session_factory(self.reader)
+        else:
+            self._read_sessions = ReadSessions(self.reader)
         # SQLite takes one writer at a time, and its busy handler retries with growing sleeps, which
         # starves some of many waiting transactions for seconds. Queueing them here, first come first
         # served, keeps every wait short. (Other processes on the same file still meet the busy timeout.)
@@ -168,9 +134,19 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """One session in a transaction that only reads: no writer lock; any write (a flush too) raises WriteNeeded."""
-        async with self._read_sessions() as session, session.begin():
-            yield session
+        """One session in a transaction that only reads: no writer lock; any write (a flush too) raises WriteNeeded.
+        On a SQLite file it is a ReadSession, which offers AsyncSession's reading methods."""
+        if isinstance(self._read_sessions, ReadSessions):
+            with self._read_sessions.begin() as reads:
+                yield cast(AsyncSession, reads)
+        else:
+            async with self._read_sessions() as session, session.begin():
+                yield session
+
+    @property
+    def read_engine(self) -> Engine:
+        """The synchronous engine read-only transactions send their statements through (for tests that watch them)."""
+        return _sync(self.reader)
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
@@ -179,6 +155,6 @@ class Database:
         await asyncio.to_thread(upgrade, self.url)
 
     async def close(self) -> None:
-        if self.reader.engine is not self.engine:
-            await self.reader.dispose()
+        if isinstance(self.reader, Engine):
+            self.reader.dispose()
         await self.engine.dispose()

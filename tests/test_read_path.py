@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,8 +27,8 @@ def statements(db: Database) -> Iterator[list[str]]:
         seen.append(" ".join(statement.split()[:2]).upper())
 
     engines = [db.engine.sync_engine]
-    if db.reader.sync_engine.pool is not db.engine.sync_engine.pool:  # SQLite's readers have their own pool
-        engines.append(db.reader.sync_engine)
+    if db.read_engine.pool is not db.engine.sync_engine.pool:  # SQLite's readers have their own pool
+        engines.append(db.read_engine)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:
@@ -97,3 +98,23 @@ async def test_a_command_with_work_after_its_commit_is_recorded_and_done_once(bo
     assert [f.filename for f in first.files] and first.files[0].filename.endswith(".zip")
     assert again.messages == [] and again.files == []
     assert await count(db, ProcessedEvent) == 2
+
+
+async def test_many_reads_open_at_once_never_wait_for_each_other(db: Database) -> None:
+    # Reads suspended inside their transactions (waiting on something else) hold their connections; the next
+    # read must still get one at once, or a blocking wait for the pool would stall the event loop for good.
+    release = asyncio.Event()
+    opened = 0
+
+    async def reader() -> int:
+        nonlocal opened
+        async with db.read() as s:
+            opened += 1
+            await release.wait()
+            return len((await s.exec(select(Member))).all())
+
+    readers = [asyncio.create_task(reader()) for _ in range(40)]
+    while opened < len(readers):
+        await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*readers) == [0] * 40

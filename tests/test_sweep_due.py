@@ -216,7 +216,7 @@ async def test_an_idle_tick_only_reads(db: Database) -> None:
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         statements.append(statement.lstrip().split(None, 2)[0].upper() + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
 
-    engines = {db.engine.sync_engine, db.reader.sync_engine}
+    engines = {db.engine.sync_engine, db.read_engine}
     for engine in engines:
         event.listen(engine, "before_cursor_execute", seen)
     try:
