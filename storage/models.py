@@ -227,7 +227,7 @@ class Pair(SQLModel, table=True):
     member_a_id: int = Field(foreign_key="member.id", index=True)
     member_b_id: int = Field(foreign_key="member.id", index=True)
     kind: str = Field(default="mentorship", max_length=16)  # mentorship | peer
-    status: str = Field(default=PairStatus.ACTIVE, max_length=16, index=True)
+    status: str = Field(default=PairStatus.ACTIVE, max_length=16)  # indexed by the (status, ...) indexes above
     end_reason: str | None = Field(default=None, max_length=1000)
     end_cause: PairEndCause | None = Field(default=None, sa_type=sa.Enum(
         PairEndCause, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
@@ -294,7 +294,7 @@ class Checkin(SQLModel, table=True):
         sa.Index("ix_checkin_status_reminded_due", "status", "reminded_at", "due_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    pair_id: int = Field(foreign_key="pair.id", index=True)
+    pair_id: int = Field(foreign_key="pair.id")  # indexed by the unique (pair_id, period)
     period: str = Field(max_length=10)  # calendar date of the program's weekday, YYYY-MM-DD
     due_at: datetime = Field(sa_type=UTCDateTime)
     closes_at: datetime = Field(sa_type=UTCDateTime)
