@@ -85,19 +85,25 @@ def sqlite_file(url: str) -> str | None:
 
 
 def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine | Engine:
-    """The engine read-only transactions run on: for a SQLite file a synchronous engine of its own (see
-    storage/read_session.py), otherwise the main engine's pool. Marked READ_ONLY either way.
+    """The engine read-only transactions run on, marked READ_ONLY. Its transactions send no BEGIN: each SELECT
+    reads the latest committed state on its own (as any statement does under PostgreSQL's READ COMMITTED), so a
+    command that only looks sends its SELECTs and nothing else.
 
-    The SQLite reader sends no BEGIN: each SELECT reads the latest committed state on its own, as every
-    statement does on PostgreSQL (READ COMMITTED), and two statements fewer a read is a third of a command's
-    database time."""
+    - A SQLite file: a synchronous engine of its own (storage/read_session.py).
+    - PostgreSQL: a pool of its own in autocommit, without the pre-ping (a round trip on every checkout): a
+      read on a connection the server dropped fails once, and whoever asked reads again (a command is retried
+      by MentorBot.handle, a sweep's probe at the next tick); writes keep the pre-ping, so no send fails.
+    - SQLite in memory: the main engine, whose reads BEGIN (not IMMEDIATE) on its one connection."""
     path = sqlite_file(url)
-    if path is None:
+    if path is not None:
+        # A reader waits for a lock only in rare moments (recovery after a crash): briefly, then it fails.
+        reader = sqlite_read_engine(path, timeout=0.2)
+        _sqlite_pragmas(reader, 200)
+    elif is_sqlite(url):
         return engine.execution_options(**{READ_ONLY: True})
-    # A reader waits for a lock only in rare moments (recovery after a crash): briefly, then it fails.
-    reader = sqlite_read_engine(path, timeout=0.2)
+    else:
+        reader = create_async_engine(url, isolation_level="AUTOCOMMIT")
     _guard_reads(reader)
-    _sqlite_pragmas(reader, 200)
     return reader.execution_options(**{READ_ONLY: True})
 
 
@@ -157,4 +163,6 @@ class Database:
     async def close(self) -> None:
         if isinstance(self.reader, Engine):
             self.reader.dispose()
+        else:
+            await self.reader.dispose()  # its own pool, or the main engine's (disposed twice, harmlessly)
         await self.engine.dispose()

@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import select
 
+from bot.clock import ManualClock
 from bot.core import MentorBot
 from bot.events import Actor, CommandEvent
 from storage.db import Database, WriteNeeded
 from storage.models import Member, ProcessedEvent
+from testkit.console import START
+from tests.conftest import PG_URL
 
 ALICE = Actor("slack", "T1", "U1", "alice", "Europe/Berlin")
 
@@ -118,3 +121,35 @@ async def test_many_reads_open_at_once_never_wait_for_each_other(db: Database) -
         await asyncio.sleep(0)
     release.set()
     assert await asyncio.gather(*readers) == [0] * 40
+
+
+@pytest.mark.skipif(not PG_URL, reason="a database server that drops connections: PostgreSQL only")
+async def test_a_command_is_answered_after_the_server_dropped_every_connection(pg_ready: str) -> None:
+    # The read pool has no pre-ping: the first read on a dropped connection fails, and handle() asks again.
+    db = Database(pg_ready)
+    try:
+        bot = MentorBot(db, ManualClock(START))
+        first = await command(bot, "status", "d1")
+        assert await command(bot, "status", "d2") == first  # a read on a pooled connection
+
+        holding, release = asyncio.Semaphore(0), asyncio.Event()
+
+        async def look() -> None:
+            async with db.read() as s:
+                await s.exec(select(Member))
+                holding.release()
+                await release.wait()
+
+        looks = [asyncio.create_task(look()) for _ in range(4)]
+        for _ in looks:
+            await holding.acquire()
+        release.set()
+        await asyncio.gather(*looks)  # the pool now holds four connections
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            await conn.commit()
+        assert await command(bot, "status", "d3") == first
+        assert await command(bot, "status", "d4") == first
+    finally:
+        await db.close()
