@@ -125,9 +125,9 @@ async def _nudges(db: Database) -> tuple[int, int]:
     return int(rows), int(sent)
 
 
-async def _moments(db: Database, bot: MentorBot, program: Program) -> tuple[datetime, datetime]:
+async def _moments(db: Database, program: Program) -> tuple[datetime, datetime]:
     """(idle, due): a moment before any seeded pair's first check-in is due, and one minute past the latest."""
-    zone_sets = await pair_zone_sets(db, bot.rt.default_tz)
+    zone_sets = await pair_zone_sets(db, "UTC")  # the bot's default zone
     dues = [due_at(program, WEEK, zs) for zs in zone_sets]
     due = max(dues) + timedelta(minutes=1)
     for zs in zone_sets:
@@ -153,10 +153,11 @@ async def run(args: argparse.Namespace, url: str) -> int:
         t0 = time.perf_counter()
         program = await seed(db, args.pairs, active_since - timedelta(days=70), active_since, "slack", conversations=True)
         seeded = time.perf_counter() - t0
-        clock = OffsetClock()
+        idle_at, due = await _moments(db, program)
+        # Real time from idle_at on, whatever today's date: OffsetClock.set only moves forward, so a clock
+        # started at today's time and set to a past week would stay on today's, where everything is due at once.
+        clock = OffsetClock(idle_at - datetime.now(UTC))
         bot = MentorBot(db, clock)
-        idle_at, due = await _moments(db, bot, program)
-        clock.set(idle_at)
         t0 = time.perf_counter()
         await bot.run_sweeps()  # the first tick stores every pair's next due moment
         first_tick = time.perf_counter() - t0
@@ -186,6 +187,7 @@ async def run(args: argparse.Namespace, url: str) -> int:
             stop = asyncio.Event()
             probing = asyncio.create_task(prober.run(stop))
             clock.set(due)
+            assert clock.now() >= due, "the clock reached the due moment"
             started_wall, t0 = time.time(), time.perf_counter()
             heartbeat.sweeps.poke()  # the tick at the due moment (a 30 s interval would start it up to 30 s later)
             assert heartbeat.sweeps.task is not None
