@@ -185,8 +185,7 @@ class Console:
                  files_dir: Path | None = None) -> None:
         self.bot = bot
         self.clock = clock
-        # Files the bot hands someone (charts, exports, their data) are written here, one folder a person.
-        self.files_dir = files_dir or Path(tempfile.mkdtemp(prefix="mentorbot-files-"))
+        self._files_dir = files_dir
         self.files: list[Path] = []
         self.transcript = Transcript(out)
         self.posted: list[_Posted] = []
@@ -198,6 +197,14 @@ class Console:
         self._run_id = uuid.uuid4().hex[:12]
         # What the bot sends on its own is printed here once the starter registers it (bot.add_messenger).
         self.messenger = ConsoleMessenger(self)
+
+    @property
+    def files_dir(self) -> Path:
+        """Where files the bot hands someone (charts, exports, their data) are written, one folder a person;
+        made when the first file is, so a session that gets none leaves no empty folder behind."""
+        if self._files_dir is None:
+            self._files_dir = Path(tempfile.mkdtemp(prefix="mentorbot-files-"))
+        return self._files_dir
 
     # --- output ------------------------------------------------------------------------------
 

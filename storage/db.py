@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.read_session import ReadSessions, sqlite_read_engine
 
-# Set on the engine a read-only transaction runs on (Database.read): BEGIN DEFERRED on SQLite, and any
-# statement that is not a plain SELECT raises WriteNeeded before it reaches the database.
+# Set on the engine a read-only transaction runs on (Database.read): any statement that is not a plain SELECT
+# raises WriteNeeded before it reaches the database (and an in-memory SQLite read begins DEFERRED, not IMMEDIATE).
 READ_ONLY = "mentorbot_read_only"
 
 

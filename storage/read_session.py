@@ -69,7 +69,7 @@ def sqlite_read_engine(path: str, timeout: float) -> Engine:
 
 
 class ReadSessions:
-    """Makes ReadSessions in a transaction on `engine`."""
+    """Makes ReadSessions on `engine`: the session's transaction sends no BEGIN (storage/db.py create_reader)."""
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
