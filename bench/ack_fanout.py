@@ -45,6 +45,7 @@ from testkit.fake_slack import FakeSlack, signed_headers
 
 TEAM = "T-BENCH"  # bench/fanout.py's workspace: the people sending commands are in the program's workspace
 POLL_SECONDS = 0.5
+DEFAULT_TZ = "UTC"  # the bot's zone for members with none; the due moments are computed with it before the bot exists
 
 
 def _fake_slack(conn: Connection, users: int) -> None:
@@ -127,7 +128,7 @@ async def _nudges(db: Database) -> tuple[int, int]:
 
 async def _moments(db: Database, program: Program) -> tuple[datetime, datetime]:
     """(idle, due): a moment before any seeded pair's first check-in is due, and one minute past the latest."""
-    zone_sets = await pair_zone_sets(db, "UTC")  # the bot's default zone
+    zone_sets = await pair_zone_sets(db, DEFAULT_TZ)
     dues = [due_at(program, WEEK, zs) for zs in zone_sets]
     due = max(dues) + timedelta(minutes=1)
     for zs in zone_sets:
@@ -157,7 +158,7 @@ async def run(args: argparse.Namespace, url: str) -> int:
         # Real time from idle_at on, whatever today's date: OffsetClock.set only moves forward, so a clock
         # started at today's time and set to a past week would stay on today's, where everything is due at once.
         clock = OffsetClock(idle_at - datetime.now(UTC))
-        bot = MentorBot(db, clock)
+        bot = MentorBot(db, clock, default_tz=DEFAULT_TZ)
         t0 = time.perf_counter()
         await bot.run_sweeps()  # the first tick stores every pair's next due moment
         first_tick = time.perf_counter() - t0

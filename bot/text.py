@@ -25,8 +25,11 @@ def clean_event(event: E) -> E:
     """An inbound event (or actor) with every string in it cleaned: texts, values, names, ids (itself if all were clean)."""
     if not is_dataclass(event) or isinstance(event, type):
         return event
-    changes = {name: cleaned for f in fields(event)
-               if (cleaned := _clean_value(value := getattr(event, name := f.name))) is not value}
+    changes = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if (cleaned := _clean_value(value)) is not value:
+            changes[f.name] = cleaned
     # Almost every event is clean already: it is passed on as it is, not copied.
     return replace(event, **changes) if changes else event  # type: ignore[type-var]
 

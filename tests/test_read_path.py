@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
@@ -103,24 +105,36 @@ async def test_a_command_with_work_after_its_commit_is_recorded_and_done_once(bo
     assert await count(db, ProcessedEvent) == 2
 
 
-async def test_many_reads_open_at_once_never_wait_for_each_other(db: Database) -> None:
-    # Reads suspended inside their transactions (waiting on something else) hold their connections; the next
-    # read must still get one at once, or a blocking wait for the pool would stall the event loop for good.
-    release = asyncio.Event()
-    opened = 0
+async def reads_at_once(db: Database, n: int) -> list[int]:
+    """`n` reads, each holding its connection (its SELECT done) until all `n` do; the members each one saw."""
+    holding, release = asyncio.Semaphore(0), asyncio.Event()
 
-    async def reader() -> int:
-        nonlocal opened
+    async def look() -> int:
         async with db.read() as s:
-            opened += 1
+            try:
+                seen = len((await s.exec(select(Member))).all())
+            finally:
+                holding.release()  # a read that fails must not leave the others waiting for it
             await release.wait()
-            return len((await s.exec(select(Member))).all())
+            return seen
 
-    readers = [asyncio.create_task(reader()) for _ in range(40)]
-    while opened < len(readers):
-        await asyncio.sleep(0)
+    looks = [asyncio.create_task(look()) for _ in range(n)]
+    for _ in looks:
+        await holding.acquire()
     release.set()
-    assert await asyncio.gather(*readers) == [0] * 40
+    return await asyncio.gather(*looks)
+
+
+async def test_many_reads_open_at_once_never_wait_for_each_other(tmp_path: Path, sqlite_template: Path) -> None:
+    # SQLite reads run on the loop's own thread: reads suspended inside their transactions (waiting on something
+    # else) hold their connection, and the next read must still get one at once, since a wait for the pool there
+    # would block the loop that has to free one. (PostgreSQL's pool waits with an await, as any pool does.)
+    shutil.copy(sqlite_template, tmp_path / "reads.db")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}")
+    try:
+        assert await reads_at_once(db, 40) == [0] * 40
+    finally:
+        await db.close()
 
 
 @pytest.mark.skipif(not PG_URL, reason="a database server that drops connections: PostgreSQL only")
@@ -132,19 +146,7 @@ async def test_a_command_is_answered_after_the_server_dropped_every_connection(p
         first = await command(bot, "status", "d1")
         assert await command(bot, "status", "d2") == first  # a read on a pooled connection
 
-        holding, release = asyncio.Semaphore(0), asyncio.Event()
-
-        async def look() -> None:
-            async with db.read() as s:
-                await s.exec(select(Member))
-                holding.release()
-                await release.wait()
-
-        looks = [asyncio.create_task(look()) for _ in range(4)]
-        for _ in looks:
-            await holding.acquire()
-        release.set()
-        await asyncio.gather(*looks)  # the pool now holds four connections
+        await reads_at_once(db, 4)  # the pool now holds four connections
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
