@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import cast
@@ -44,7 +45,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(engine: AsyncEngine | Engine, busy_ms: int) -> None:
+def _sqlite_pragmas(engine: AsyncEngine | Engine, busy_ms: int, *, query_only: bool = False) -> None:
     @event.listens_for(_sync(engine), "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # The driver opens no transactions of its own: _begin_explicitly's BEGIN opens them, or none do.
@@ -54,7 +55,17 @@ def _sqlite_pragmas(engine: AsyncEngine | Engine, busy_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        if query_only:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
+
+
+def _refusals_need_a_writer(engine: Engine) -> None:
+    """On a SQLite reader in query_only mode, the database's own refusal of a write becomes WriteNeeded."""
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context) -> None:  # type: ignore[no-untyped-def]
+        if getattr(context.original_exception, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY:
+            raise WriteNeeded(str(context.statement)[:60])
 
 
 def _begin_explicitly(engine: AsyncEngine) -> None:
@@ -85,9 +96,9 @@ def sqlite_file(url: str) -> str | None:
 
 
 def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine | Engine:
-    """The engine read-only transactions run on, marked READ_ONLY. Its transactions send no BEGIN: each SELECT
-    reads the latest committed state on its own (as any statement does under PostgreSQL's READ COMMITTED), so a
-    command that only looks sends its SELECTs and nothing else.
+    """The engine read-only transactions run on, which refuses any write with WriteNeeded. Its transactions send
+    no BEGIN: each SELECT reads the latest committed state on its own (as any statement does under PostgreSQL's
+    READ COMMITTED), so a command that only looks sends its SELECTs and nothing else.
 
     - A SQLite file: a synchronous engine of its own (storage/read_session.py).
     - PostgreSQL: a pool of its own in autocommit, without the pre-ping (a round trip on every checkout): a
@@ -97,12 +108,14 @@ def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine | Engine:
     path = sqlite_file(url)
     if path is not None:
         # A reader waits for a lock only in rare moments (recovery after a crash): briefly, then it fails.
+        # SQLite itself refuses its writes (query_only), so no statement pays for _guard_reads' check.
         reader = sqlite_read_engine(path, timeout=0.2)
-        _sqlite_pragmas(reader, 200)
-    elif is_sqlite(url):
+        _sqlite_pragmas(reader, 200, query_only=True)
+        _refusals_need_a_writer(reader)
+        return reader
+    if is_sqlite(url):
         return engine.execution_options(**{READ_ONLY: True})
-    else:
-        reader = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    reader = create_async_engine(url, isolation_level="AUTOCOMMIT")
     _guard_reads(reader)
     return reader.execution_options(**{READ_ONLY: True})
 

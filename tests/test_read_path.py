@@ -95,6 +95,16 @@ async def test_a_read_only_transaction_refuses_to_write(db: Database) -> None:
     assert await count(db, Member) == 0
 
 
+async def test_a_change_left_unflushed_on_the_read_path_is_refused_not_dropped(bot: MentorBot, db: Database) -> None:
+    await command(bot, "status", "e1")
+    with pytest.raises(WriteNeeded):
+        async with db.read() as s:
+            me = (await s.exec(select(Member))).one()
+            me.display_name = "changed where only reads may happen"
+    async with db.read() as s:
+        assert (await s.exec(select(Member))).one().display_name == "alice"
+
+
 async def test_a_command_with_work_after_its_commit_is_recorded_and_done_once(bot: MentorBot, db: Database) -> None:
     admin = Actor("slack", "T1", "U1", "alice", "Europe/Berlin", is_admin=True)
     await command(bot, "program create Spring", "e1", admin)
