@@ -38,6 +38,7 @@ from sqlmodel import col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: bench, and testkit when it is not installed
 
+from adapters.heap import settle_heap
 from adapters.slack.client import make_client, make_session
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.pacing import PER_CONVERSATION_SECONDS, PER_MINUTE, Pacer
@@ -330,6 +331,7 @@ async def run(url: str, pairs: int, slack: bool = False) -> Result:
         bot = MentorBot(db, clock)
         messenger = RecordingSlackMessenger(api) if slack else RecordingMessenger()
         bot.add_messenger(messenger)
+        settle_heap()  # as `mentorbot run` does once it has started (the seeding's garbage is collected, not kept)
         zone_sets = await pair_zone_sets(db, bot.rt.default_tz)
         now = max(due_at(program, WEEK, zs) for zs in zone_sets) + timedelta(minutes=1)
         for zs in zone_sets:

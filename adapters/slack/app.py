@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import ClientSession
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
@@ -66,6 +68,31 @@ def reply_target(body: dict[str, Any]) -> dict[str, str]:
     return reply_to
 
 
+class SameWorkspace(AsyncMiddleware):
+    """Only requests from the workspace the bot token belongs to (auth.test's team, which bolt's own
+    authorization looked up) reach a listener: another workspace's gets a refusal and creates nothing.
+    A middleware class rather than a function: bolt calls it as is, where it builds a function's
+    arguments anew for every request."""
+
+    def __init__(self) -> None:
+        self._strangers: set[str] = set()
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        context = req.context
+        ours = context.authorize_result.team_id if context.authorize_result else None
+        theirs = context.team_id
+        if not ours or not theirs or theirs == ours:
+            return await next()
+        if theirs not in self._strangers:
+            self._strangers.add(theirs)
+            log.warning("refusing requests from Slack workspace %s: the bot token belongs to %s", theirs, ours)
+        if req.body.get("command"):  # a person typed it: tell them, only them
+            return BoltResponse(status=200, body=json.dumps(reply_payload([Message(prompts.say("slack.other_workspace"))])),
+                                headers={"content-type": "application/json"})
+        return BoltResponse(status=200, body="")  # acknowledged, so Slack does not redeliver it; nothing done
+
+
 class SlackAdapter:
     """One workspace's bot token wired to the core: the bolt app, the messenger, and the tasks in flight.
     Construct it inside the running event loop, and close() it when done: it owns the HTTP session that
@@ -90,8 +117,7 @@ class SlackAdapter:
             request_verification_enabled=not settings.socket_mode,
             process_before_response=True,
         )
-        self.app.use(self._same_workspace)
-        self._strangers: set[str] = set()
+        self.app.use(SameWorkspace())
         self.app.command(COMMAND)(self._on_command)
         self.app.action(BUTTON_ACTION)(self._on_action)
         self.app.view(FORM_CALLBACK)(self._on_view)
@@ -100,24 +126,6 @@ class SlackAdapter:
         self.app.event("app_uninstalled")(self._on_uninstalled)
         self.app.event("tokens_revoked")(self._on_uninstalled)
         self.app.error(self._on_error)
-
-    # --- whose requests -------------------------------------------------------------------------
-
-    async def _same_workspace(self, context: AsyncBoltContext, body: dict[str, Any],
-                              next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
-        """Only requests from the workspace the bot token belongs to (auth.test's team, which bolt's own
-        authorization looked up) reach a listener: another workspace's gets a refusal and creates nothing."""
-        ours = context.authorize_result.team_id if context.authorize_result else None
-        theirs = context.team_id
-        if not ours or not theirs or theirs == ours:
-            return await next()
-        if theirs not in self._strangers:
-            self._strangers.add(theirs)
-            log.warning("refusing requests from Slack workspace %s: the bot token belongs to %s", theirs, ours)
-        if body.get("command"):  # a person typed it: tell them, only them
-            return BoltResponse(status=200, body=json.dumps(reply_payload([Message(prompts.say("slack.other_workspace"))])),
-                                headers={"content-type": "application/json"})
-        return BoltResponse(status=200, body="")  # acknowledged, so Slack does not redeliver it; nothing done
 
     # --- background work --------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -121,21 +121,28 @@ async def _plan_until_done(rt: Runtime, now: datetime, extra: bool) -> int:
 _DueRow = tuple[int, int, datetime, str, str | None, str | None, str, str | None, str | None]
 
 
-async def _due_pairs(s: AsyncSession, now: datetime) -> list[_DueRow]:
-    """Up to PLAN_BATCH due active pairs, with only the columns planning needs (index-served)."""
+def _due_pairs_statement() -> Any:
     a, b = aliased(Member), aliased(Member)
-    stmt = (
+    return (
         select(Pair.id, Pair.program_id, Pair.active_since, a.display_name, a.tz, a.tz_from_platform,
                b.display_name, b.tz, b.tz_from_platform)
         .join(a, col(a.id) == col(Pair.member_a_id))
         .join(b, col(b.id) == col(Pair.member_b_id))
-        .where(Pair.status == PairStatus.ACTIVE, col(Pair.next_due_at) <= now)
+        .where(Pair.status == PairStatus.ACTIVE, col(Pair.next_due_at) <= bindparam("now"))
         .order_by(col(Pair.next_due_at))
         .limit(PLAN_BATCH)
         # Another replica planning at the same moment skips the pairs this one holds.
         .with_for_update(skip_locked=True, of=Pair)  # type: ignore[arg-type]
     )
-    return list((await s.exec(stmt)).all())  # type: ignore[arg-type]
+
+
+# Built once: building it (two aliases, their columns) cost a tenth of the bot's time planning a fan-out.
+_DUE_PAIRS = _due_pairs_statement()
+
+
+async def _due_pairs(s: AsyncSession, now: datetime) -> list[_DueRow]:
+    """Up to PLAN_BATCH due active pairs, with only the columns planning needs (index-served)."""
+    return list((await s.exec(_DUE_PAIRS, params={"now": now})).all())
 
 
 def _zones(rt: Runtime, row: _DueRow) -> tuple[str, ...]:
