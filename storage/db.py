@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.read_session import ReadSessions, sqlite_read_engine
 
-# Set on the engine a read-only transaction runs on (Database.read): any statement that is not a plain SELECT
-# raises WriteNeeded before it reaches the database (and an in-memory SQLite read begins DEFERRED, not IMMEDIATE).
+# Set on the engine a read-only transaction runs on (Database.read) on PostgreSQL and in-memory SQLite: any
+# statement that is not a plain SELECT raises WriteNeeded before it reaches the database (and an in-memory
+# SQLite read begins DEFERRED, not IMMEDIATE). A SQLite file's reader needs no mark: it is query_only.
 READ_ONLY = "mentorbot_read_only"
 
 
