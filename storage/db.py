@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.json_codec import JSON_CODEC
 from storage.read_session import ReadSessions, sqlite_read_engine
 
 # Set on the engine a read-only transaction runs on (Database.read) on PostgreSQL and in-memory SQLite: any
@@ -80,10 +81,10 @@ def _begin_explicitly(engine: AsyncEngine) -> None:
 def create_engine(url: str) -> AsyncEngine:
     """Engine with SQLite made safe for concurrent writers (WAL, busy timeout, BEGIN IMMEDIATE)."""
     if not is_sqlite(url):
-        engine = create_async_engine(url, pool_pre_ping=True)
+        engine = create_async_engine(url, pool_pre_ping=True, **JSON_CODEC)
         _guard_reads(engine)
         return engine
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
     _guard_reads(engine)
     _sqlite_pragmas(engine, 30000)
     _begin_explicitly(engine)
@@ -116,7 +117,7 @@ def create_reader(url: str, engine: AsyncEngine) -> AsyncEngine | Engine:
         return reader
     if is_sqlite(url):
         return engine.execution_options(**{READ_ONLY: True})
-    reader = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    reader = create_async_engine(url, isolation_level="AUTOCOMMIT", **JSON_CODEC)
     _guard_reads(reader)
     return reader.execution_options(**{READ_ONLY: True})
 

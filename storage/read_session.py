@@ -19,6 +19,8 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import Session
 
+from storage.json_codec import JSON_CODEC
+
 
 class ReadSession:
     """AsyncSession's reading methods, run synchronously on a sync Session. Anything that would write still
@@ -65,7 +67,7 @@ def sqlite_read_engine(path: str, timeout: float) -> Engine:
     # for a connection, which on the loop's own thread would be a wait for ever. Nothing to roll back on return.
     return create_engine("sqlite://", poolclass=SingletonThreadPool, pool_reset_on_return=None,
                          creator=partial(sqlite3.connect, path, timeout=timeout, isolation_level=None,
-                                         check_same_thread=False))
+                                         check_same_thread=False), **JSON_CODEC)
 
 
 class ReadSessions:
