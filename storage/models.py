@@ -12,6 +12,9 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+_KEPT_TEXTS = 4096
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back an aware UTC datetime (SQLite forgets the zone)."""
 
@@ -32,9 +35,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         # One step where SQLAlchemy takes two (this class, then SQLite's DATETIME formatting): a fan-out binds five
         # datetimes per pair. The text is the one SQLite's DATETIME writes, so stored values compare the same.
+        # Most of a fan-out's five share a handful of moments (now, each zone's due time), so each moment's text
+        # is kept: equal moments give equal text whatever their zone, and the cache is emptied when it fills.
+        texts: dict[datetime, str] = {}
+
         def to_text(value: datetime | None) -> str | None:
-            utc = self.process_bind_param(value, dialect)
-            return None if utc is None else utc.isoformat(" ", "microseconds")
+            if value is None:
+                return None
+            if (text := texts.get(value)) is None:
+                if len(texts) >= _KEPT_TEXTS:
+                    texts.clear()
+                text = texts[value] = self.process_bind_param(value, dialect).isoformat(" ", "microseconds")  # type: ignore[union-attr]
+            return text
 
         return to_text
 
