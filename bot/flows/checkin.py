@@ -98,12 +98,32 @@ async def plan_due(rt: Runtime, now: datetime) -> int:
     # On PostgreSQL, a few planners at once: one renders its batch while the server runs another's
     # statements. SKIP LOCKED hands each its own pairs. SQLite has one writer, so one planner.
     workers = 1 if rt.db.dialect == "sqlite" else PLAN_WORKERS
+    periods = _Periods(now)
     async with asyncio.TaskGroup() as group:  # one failing cancels the others; their batches roll back
-        planners = [group.create_task(_plan_until_done(rt, now, extra=i > 0)) for i in range(workers)]
+        planners = [group.create_task(_plan_until_done(rt, periods, extra=i > 0)) for i in range(workers)]
     return sum(p.result() for p in planners)
 
 
-async def _plan_until_done(rt: Runtime, now: datetime, extra: bool) -> int:
+class _Periods:
+    """The sweep's period math: pairs whose programs share a schedule and whose members share their zones share
+    their periods, so each combination is computed once a sweep (a few hundred for 100,000 pairs)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._programs: dict[tuple[Any, ...], Program] = {}  # a program with each schedule: any one computes it
+        self.latest = cache(lambda key, zs: latest_period(self._programs[key], zs, now))
+        self.following = cache(lambda key, zs, after: next_period(self._programs[key], zs, after)[1])
+        self.ends = cache(lambda key, day, zs: period_end(self._programs[key], day, zs))
+
+    def schedule(self, program: Program) -> tuple[Any, ...]:
+        """The key of the program's schedule: every field bot/periods.py reads."""
+        key = (program.cadence, program.weekday, program.local_time, program.tz, program.created_at)
+        self._programs.setdefault(key, program)
+        return key
+
+
+async def _plan_until_done(rt: Runtime, periods: _Periods, extra: bool) -> int:
+    now = periods.now
     planned = 0
     while True:
         if extra and rt.foreground.busy():
@@ -111,7 +131,7 @@ async def _plan_until_done(rt: Runtime, now: datetime, extra: bool) -> int:
         async with rt.db.transaction() as s:
             batch = await _due_pairs(s, now)
             if batch:
-                planned += await _plan_batch(s, rt, now, batch)
+                planned += await _plan_batch(s, rt, periods, batch)
         # Each batch moves its pairs' next_due_at past now, so the next probe finds only the rest
         # (or pairs another planner holds, which it plans).
         if len(batch) < PLAN_BATCH:
@@ -150,13 +170,14 @@ def _zones(rt: Runtime, row: _DueRow) -> tuple[str, ...]:
     return tuple(sorted({atz or aptz or rt.default_tz, btz or bptz or rt.default_tz}))
 
 
-async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_DueRow]) -> int:
+async def _plan_batch(s: AsyncSession, rt: Runtime, periods: _Periods, batch: list[_DueRow]) -> int:
     """A few statements for the whole batch: the programs, one INSERT of the check-ins not yet planned,
     the goal notes, one INSERT of outbox rows, one UPDATE of next_due_at."""
     program_ids = {row[1] for row in batch}
     programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
     # Not in a thread: contending for the GIL, that delayed commands more than running it here (bench/slack_ack.py).
-    owed, next_at, rows = _owed(rt, now, batch, programs)
+    now = periods.now
+    owed, next_at, rows = _owed(rt, periods, batch, programs)
     if owed:
         # A period already planned (its check-in opened by hand, say) is skipped: it gets no second nudge.
         ids = dict(await insert_new(s, Checkin, rows, unique=("pair_id", "period"), returning=("pair_id", "id")))  # type: ignore[arg-type]
@@ -170,28 +191,26 @@ async def _plan_batch(s: AsyncSession, rt: Runtime, now: datetime, batch: list[_
 _Owed = dict[int, tuple[_DueRow, Program, date]]
 
 
-def _owed(rt: Runtime, now: datetime, batch: list[_DueRow], programs: dict[int | None, Program]
+def _owed(rt: Runtime, periods: _Periods, batch: list[_DueRow], programs: dict[int | None, Program]
           ) -> tuple[_Owed, dict[int, datetime | None], list[dict[str, Any]]]:
     """The pairs owed this period's check-in, with its row, and every pair's next due moment."""
     owed: _Owed = {}
     next_at: dict[int, datetime | None] = {}
     rows: list[dict[str, Any]] = []
-    # Pairs of one program in the same zones share their periods: each combination is computed once a batch.
-    latest = cache(lambda pid, zs: latest_period(programs[pid], zs, now))
-    following = cache(lambda pid, zs, after: next_period(programs[pid], zs, after)[1])
-    ends = cache(lambda pid, day, zs: period_end(programs[pid], day, zs))
+    now, latest, following, ends = periods.now, periods.latest, periods.following, periods.ends
+    schedules = {pid: periods.schedule(program) for pid, program in programs.items()}
     for row in batch:
         program = programs[row[1]]
         if program.archived:
             next_at[row[0]] = None  # out of the index until the program is unarchived (bot/due.py marks it)
             continue
-        zs = _zones(rt, row)
-        if (found := latest(row[1], zs)) and found[1] > row[2]:  # due_period, shared
+        zs, key = _zones(rt, row), schedules[row[1]]
+        if (found := latest(key, zs)) and found[1] > row[2]:  # due_period, shared
             day, due = found
             owed[row[0]] = (row, program, day)
             rows.append({"pair_id": row[0], "period": day.isoformat(), "due_at": due,
-                         "closes_at": ends(row[1], day, zs), "status": CheckinStatus.DUE})
-        next_at[row[0]] = following(row[1], zs, max(now, row[2]))  # next_due, shared
+                         "closes_at": ends(key, day, zs), "status": CheckinStatus.DUE})
+        next_at[row[0]] = following(key, zs, max(now, row[2]))  # next_due, shared
     return owed, next_at, rows
 
 
