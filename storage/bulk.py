@@ -77,7 +77,8 @@ IDS_PER_STATEMENT = 900  # under the 999 variables an older SQLite allows a stat
 
 
 async def update_by_id(s: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One UPDATE of `model`'s table by id, in id order; every row dict sets the same columns as the first."""
+    """Set each row's values by its id, in id order; every row dict sets the same columns as the first. One
+    statement for all rows, or on SQLite one per set of values when many rows share each set."""
     if not rows:
         return
     # In id order, the one order every transaction that may wait for rows on PostgreSQL locks them in (the

@@ -173,10 +173,10 @@ def _zones(rt: Runtime, row: _DueRow) -> tuple[str, ...]:
 async def _plan_batch(s: AsyncSession, rt: Runtime, periods: _Periods, batch: list[_DueRow]) -> int:
     """A few statements for the whole batch: the programs, one INSERT of the check-ins not yet planned,
     the goal notes, one INSERT of outbox rows, one UPDATE of next_due_at."""
+    now = periods.now
     program_ids = {row[1] for row in batch}
     programs = {p.id: p for p in (await s.exec(select(Program).where(col(Program.id).in_(program_ids)))).all()}
     # Not in a thread: contending for the GIL, that delayed commands more than running it here (bench/slack_ack.py).
-    now = periods.now
     owed, next_at, rows = _owed(rt, periods, batch, programs)
     if owed:
         # A period already planned (its check-in opened by hand, say) is skipped: it gets no second nudge.
