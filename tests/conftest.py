@@ -92,8 +92,8 @@ def bot(db: Database, clock: ManualClock) -> MentorBot:
 
 
 @pytest.fixture
-def console(bot: MentorBot, clock: ManualClock) -> Console:
-    console = Console(bot, clock)
+def console(bot: MentorBot, clock: ManualClock, tmp_path: Path) -> Console:
+    console = Console(bot, clock, files_dir=tmp_path / "files")  # the files it hands out go with the test's folder
     bot.add_messenger(console.messenger)  # as `mentorbot console` does
     return console
 
