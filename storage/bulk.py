@@ -3,6 +3,8 @@ cost more per row than the database does (bench/fanout.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -64,6 +66,25 @@ def _unbounded(kind: Any) -> Any:
     # The parameter is cast to the array's type, and a cast to VARCHAR(n) cuts a longer text short where the
     # column itself refuses it: without the length, a value too long still fails, as in a plain INSERT.
     return String() if isinstance(kind, String | AutoString) else kind
+
+
+@dataclass(frozen=True)
+class PerDatabase:
+    """One statement built for each database; `for_session` picks the one to run."""
+
+    sqlite: Any
+    postgresql: Any
+
+    def for_session(self, s: AsyncSession) -> Any:
+        return self.postgresql if _on_postgresql(s) else self.sqlite
+
+
+def with_ids_in(build: Callable[[Any], Any], column: Any, name: str) -> PerDatabase:
+    """`build(condition)` where the condition is `column IN :name`: on SQLite a placeholder per value, on
+    PostgreSQL one array parameter (`= ANY`), as rendering and parsing a thousand placeholders cost more than
+    the query (a fan-out's batch of 1,000 pairs: 6 ms against 1.3 ms of the bot's CPU)."""
+    array = bindparam(name, type_=postgresql.ARRAY(column.type))
+    return PerDatabase(build(column.in_(bindparam(name, expanding=True))), build(column == func.any(array)))
 
 
 def _on_postgresql(s: AsyncSession) -> bool:

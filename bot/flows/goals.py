@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +31,7 @@ from bot.flows import impact, mydata
 from bot.pairs import LIVE, STARTED, in_pair, label, my_pair, pairs_of
 from bot.safeguards import Hidden
 from bot.periods import local
+from storage.bulk import with_ids_in
 from storage.db import Database
 from storage.models import (
     Checkin,
@@ -393,6 +395,14 @@ async def record_progress(ctx: Ctx, value: str) -> Response:
 
 # ---- for other features -------------------------------------------------------------------------------------
 
+_OVERDUE = with_ids_in(
+    lambda pairs: select(Goal, Member).join(Pair, col(Pair.id) == col(Goal.pair_id))
+    .join(Member, col(Member.id) == col(Pair.member_b_id))
+    .where(pairs, Goal.status == GoalStatus.OPEN, col(Goal.target_date) < bindparam("before"))
+    .order_by(col(Goal.id)),
+    col(Goal.pair_id), "ids")
+
+
 async def overdue_note(session: AsyncSession, rt: Runtime, pair_ids: Iterable[int], now: datetime) -> dict[int, str]:
     """For a planned batch of nudges: each pair's line about its overdue goals (pairs without none are left
     out), in one query for the whole batch."""
@@ -401,13 +411,8 @@ async def overdue_note(session: AsyncSession, rt: Runtime, pair_ids: Iterable[in
         return {}
     # Overdue means the target day is over in the mentee's zone; no zone is a day ahead of UTC's tomorrow,
     # so the query keeps only rows that may be, and the zone decides.
-    rows = (await session.exec(
-        select(Goal, Member).join(Pair, col(Pair.id) == col(Goal.pair_id))
-        .join(Member, col(Member.id) == col(Pair.member_b_id))
-        .where(col(Goal.pair_id).in_(ids), Goal.status == GoalStatus.OPEN,
-               col(Goal.target_date) < now.date() + timedelta(days=1))
-        .order_by(col(Goal.id))
-    )).all()
+    rows = (await session.exec(_OVERDUE.for_session(session),
+                               params={"ids": ids, "before": now.date() + timedelta(days=1)})).all()
     late: dict[int, list[Goal]] = {}
     for goal, mentee in rows:
         if is_overdue(goal, today_for(mentee, now, rt.default_tz)):
