@@ -18,7 +18,13 @@ from storage.models import RECOMPUTE, Checkin, Member, Pair, Program
 
 PAIR_FIELDS = ("status", "active_since")
 MEMBER_FIELDS = ("tz", "tz_from_platform")
-PROGRAM_FIELDS = ("cadence", "weekday", "local_time", "tz", "archived", "created_at")
+SCHEDULE_FIELDS = ("cadence", "weekday", "local_time", "tz", "created_at")  # every field bot/periods.py reads
+PROGRAM_FIELDS = (*SCHEDULE_FIELDS, "archived")
+
+
+def schedule_of(program: Program) -> tuple[Any, ...]:
+    """The program's schedule: programs with equal schedules have the same periods in the same zones."""
+    return tuple(getattr(program, name) for name in SCHEDULE_FIELDS)
 
 
 def due_period(program: Program, zs: tuple[str, ...], active_since: datetime, now: datetime) -> tuple[date, datetime] | None:

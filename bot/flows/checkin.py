@@ -17,6 +17,7 @@ import prompts
 from bot.args import Args, as_id
 from bot.context import Ctx, Runtime
 from bot.errors import UserError
+from bot.due import schedule_of
 from bot.feature import PAIR, Feature
 from bot.flows.escalation import open_escalation, raise_escalation
 from bot.flows.goals import overdue_note
@@ -116,8 +117,8 @@ class _Periods:
         self.ends = cache(lambda key, day, zs: period_end(self._programs[key], day, zs))
 
     def schedule(self, program: Program) -> tuple[Any, ...]:
-        """The key of the program's schedule: every field bot/periods.py reads."""
-        key = (program.cadence, program.weekday, program.local_time, program.tz, program.created_at)
+        """The key the program's periods are kept under."""
+        key = schedule_of(program)
         self._programs.setdefault(key, program)
         return key
 
